@@ -1,0 +1,57 @@
+"""tinygrad_edu: a small, fast, property-tested automatic-differentiation framework on NumPy.
+
+>>> import tinygrad_edu as tg
+>>> x = tg.Tensor([1.0, -2.0, 3.0], requires_grad=True)
+>>> loss = (x.relu() * x).sum()
+>>> loss.backward()
+>>> x.grad
+Tensor([2. 0. 6.], shape=(3,), dtype=float64)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from tinygrad_edu import functional
+from tinygrad_edu.autograd import (
+    GraphFreedError,
+    backward,
+    enable_grad,
+    grad,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from tinygrad_edu.gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_gradient
+from tinygrad_edu.tensor import (
+    Tensor,
+    arange,
+    full,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "tensor", "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like",
+    "ones_like", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "backward",
+    "grad", "GraphFreedError", "functional", "gradcheck", "gradgradcheck", "numerical_gradient",
+    "GradcheckError", "nn", "optim", "datasets", "data", "models", "testing", "viz",
+]
+
+# Submodules that pull in more than NumPy (or are simply larger) load on first use, so
+# `import tinygrad_edu` stays light.
+_LAZY = {"nn", "optim", "datasets", "data", "models", "testing", "viz"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return importlib.import_module(f"tinygrad_edu.{name}")
+    raise AttributeError(f"module 'tinygrad_edu' has no attribute {name!r}")
