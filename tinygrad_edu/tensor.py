@@ -428,10 +428,10 @@ class Tensor:
     view = reshape
 
     def transpose(self, *axes: Any) -> Tensor:
-        return F.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+        return F.transpose(self, _axes_arg(axes) if axes else None)
 
     def permute(self, *axes: Any) -> Tensor:
-        return F.transpose(self, axes[0] if len(axes) == 1 else axes)
+        return F.transpose(self, _axes_arg(axes))
 
     def swapaxes(self, axis1: int, axis2: int) -> Tensor:
         return F.swapaxes(self, axis1, axis2)
@@ -462,6 +462,13 @@ class Tensor:
 
 def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
+
+
+def _axes_arg(axes: tuple[Any, ...]) -> Any:
+    """``t.permute(1, 0)`` or ``t.permute((1, 0))``; a lone int is an axis, not a tuple."""
+    if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
+        return axes[0]
+    return axes
 
 
 # ---------------------------------------------------------------------------- factories
