@@ -73,10 +73,16 @@ def numerical_gradient(
         for flat_i, idx in enumerate(np.ndindex(*arr.shape)):
             orig = arr[idx].copy()
             try:
+                # Where eps is below x's resolution (large |x|, float32), the rounded
+                # step would be 0: step one unit in the last place instead.
                 arr[idx] = orig + eps
+                if arr[idx] == orig:
+                    arr[idx] = np.nextafter(orig, np.inf)
                 up = float(arr[idx])
                 f_plus = _scalar(f(x))
                 arr[idx] = orig - eps
+                if arr[idx] == orig:
+                    arr[idx] = np.nextafter(orig, -np.inf)
                 down = float(arr[idx])
                 f_minus = _scalar(f(x))
             finally:
