@@ -1,0 +1,318 @@
+"""Layers: Linear (the seed's Affine), activations, Sequential, Dropout, BatchNorm1d.
+
+Each layer's forward is built from :mod:`tinygrad_edu.functional` ops, so its backward
+comes from autograd; the derivatives in the docstrings are what those ops compute.
+
+Parameters are created in the ``dtype`` given to the constructor (float64 by default,
+float32 for speed) and stay in it: updates and loads write into them in place.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu import functional as F
+from tinygrad_edu.nn import init
+from tinygrad_edu.nn.module import Module, Parameter
+from tinygrad_edu.tensor import Tensor
+
+__all__ = [
+    "Linear",
+    "Affine",
+    "ReLU",
+    "Relu",
+    "Sigmoid",
+    "Tanh",
+    "Sequential",
+    "Dropout",
+    "BatchNorm1d",
+]
+
+WeightInit = str | float | Callable[[Tensor, np.random.Generator], Any]
+
+_INITS: dict[str, Callable[[Tensor, np.random.Generator], Any]] = {
+    "he": lambda w, rng: init.kaiming_normal_(w, rng=rng),
+    "kaiming": lambda w, rng: init.kaiming_normal_(w, rng=rng),
+    "relu": lambda w, rng: init.kaiming_normal_(w, rng=rng),
+    "xavier": lambda w, rng: init.xavier_normal_(w, rng=rng),
+    "glorot": lambda w, rng: init.xavier_normal_(w, rng=rng),
+    "sigmoid": lambda w, rng: init.xavier_normal_(w, rng=rng),
+}
+
+
+def _float_dtype(dtype: Any, where: str) -> np.dtype:
+    dt = np.dtype(dtype)
+    if dt.kind != "f":
+        raise TypeError(f"{where}: parameters need a floating dtype, got {dt}")
+    return dt
+
+
+def _as_input(x: Any) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def initialize_weight(weight: Tensor, weight_init: WeightInit, rng: Any) -> None:
+    """Fill ``weight`` by ``weight_init``: a float is the std of a normal (the seed's
+    ``weight_init_std``), ``"he"``/``"relu"`` is He normal, ``"xavier"``/``"sigmoid"``
+    is Glorot normal, a callable is called as ``weight_init(weight, generator)``."""
+    gen = init._generator(rng)
+    if isinstance(weight_init, str):
+        fn = _INITS.get(weight_init.lower())
+        if fn is None:
+            raise ValueError(
+                f"unknown weight_init {weight_init!r}; expected a std (float), a callable "
+                f"or one of {sorted(_INITS)}"
+            )
+        fn(weight, gen)
+    elif isinstance(weight_init, (int, float)) and not isinstance(weight_init, bool):
+        init.normal_(weight, float(weight_init), gen)
+    elif callable(weight_init):
+        weight_init(weight, gen)
+    else:
+        raise TypeError(f"weight_init must be a str, a float or a callable, got {weight_init!r}")
+
+
+class Linear(Module):
+    """y = x @ W + b with W of shape (in_features, out_features), as the seed's Affine.
+
+    Shapes: (N, in) -> (N, out) (more leading axes broadcast). dy/dx: g @ W^T,
+    dW = x^T @ g, db = g summed over N; computed by the fused ``functional.linear``,
+    which skips dx when x needs no gradient (an image batch).
+
+    ``weight_init``: ``"he"`` (default, He normal std sqrt(2/in), the choice for ReLU
+    networks), ``"xavier"``, a float std, or a callable ``(weight, rng)``; biases start
+    at zero. ``rng``: a NumPy Generator or seed. ``dtype``: float64 (default) or float32.
+
+    >>> layer = Linear(3, 2, rng=0)
+    >>> layer.weight.shape, layer.bias.shape
+    ((3, 2), (2,))
+    >>> layer(np.ones((4, 3))).shape
+    (4, 2)
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        *,
+        weight_init: WeightInit = "he",
+        rng: np.random.Generator | int | None = None,
+        dtype: Any = np.float64,
+    ) -> None:
+        super().__init__()
+        dt = _float_dtype(dtype, type(self).__name__)
+        self.in_features = int(in_features)
+        self.out_features = int(out_features)
+        self.weight = Parameter(np.empty((self.in_features, self.out_features), dtype=dt))
+        initialize_weight(self.weight, weight_init, rng)
+        if bias:
+            self.bias = Parameter(np.zeros(self.out_features, dtype=dt))
+        else:
+            self.register_parameter("bias", None)
+
+    def forward(self, x: Any) -> Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Affine(Linear):
+    """The seed's Affine: :class:`Linear` that first flattens its input to (N, -1).
+
+    Shapes: (N, d1, d2, ...) -> (N, out) with in_features = d1 * d2 * ...; the gradient
+    of x comes back in x's original shape (the reshape's backward undoes it).
+
+    >>> Affine(4, 3, rng=0)(np.ones((2, 1, 2, 2))).shape
+    (2, 3)
+    """
+
+    def forward(self, x: Any) -> Tensor:
+        x = _as_input(x)
+        if x.ndim != 2:
+            x = F.reshape(x, (x.shape[0], -1))
+        return F.linear(x, self.weight, self.bias)
+
+
+class ReLU(Module):
+    """max(x, 0) elementwise. d/dx = 1 where x > 0 else 0 (the seed's mask of x <= 0)."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.relu(x)
+
+
+Relu = ReLU  # the seed's name
+
+
+class Sigmoid(Module):
+    """1 / (1 + exp(-x)) elementwise. d/dx = s (1 - s)."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.sigmoid(x)
+
+
+class Tanh(Module):
+    """tanh(x) elementwise. d/dx = 1 - tanh(x)**2."""
+
+    def forward(self, x: Any) -> Tensor:
+        return F.tanh(x)
+
+
+class Sequential(Module):
+    """Modules applied in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
+
+    Children are named "0", "1", ... or by the keys of an OrderedDict.
+
+    >>> net = Sequential(Linear(2, 3, rng=0), ReLU())
+    >>> net
+    Sequential(
+      (0): Linear(in_features=2, out_features=3, bias=True)
+      (1): ReLU()
+    )
+    >>> [name for name, _ in net.named_parameters()]
+    ['0.weight', '0.bias']
+    """
+
+    def __init__(self, *modules: Module | OrderedDict[str, Module]) -> None:
+        super().__init__()
+        if len(modules) == 1 and isinstance(modules[0], OrderedDict):
+            for name, m in modules[0].items():
+                self.register_module(name, m)
+        else:
+            for i, m in enumerate(modules):
+                self.register_module(str(i), m)  # type: ignore[arg-type]
+
+    def forward(self, x: Any) -> Any:
+        for m in self._modules.values():
+            x = m(x)
+        return x
+
+    def append(self, module: Module) -> Sequential:
+        """Add ``module`` at the end, named by its position."""
+        self.register_module(str(len(self._modules)), module)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(list(self._modules.values()))
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+
+class Dropout(Module):
+    """Inverted dropout: in training, zero each element with probability ``p`` and scale
+    the survivors by 1 / (1 - p), so eval mode is the identity with no rescaling.
+
+    d/dx = mask / (1 - p) (the same mask as the forward). ``rng``: a NumPy Generator or
+    seed; each call draws a new mask from it.
+
+    >>> drop = Dropout(0.5, rng=0)
+    >>> drop(np.ones(6)).data
+    array([2., 0., 0., 0., 2., 2.])
+    >>> drop.eval()(np.ones(3)).data
+    array([1., 1., 1.])
+    """
+
+    def __init__(self, p: float = 0.5, *, rng: np.random.Generator | int | None = None) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p = float(p)
+        self.rng = init._generator(rng)
+
+    def forward(self, x: Any) -> Tensor:
+        x = _as_input(x)
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return F.mul(x, np.zeros(x.shape, dtype=x.dtype))
+        keep = self.rng.random(x.shape) >= self.p
+        # The scale is folded into the mask once, in x's dtype, so float32 stays float32.
+        return F.mul(x, keep.astype(x.dtype) * (1.0 / (1.0 - self.p)))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class BatchNorm1d(Module):
+    """Batch normalization (Ioffe & Szegedy, 2015) over (N, C) inputs.
+
+    Training: xhat = (x - mean_N(x)) / sqrt(var_N(x) + eps), y = gamma * xhat + beta,
+    with the biased batch variance; the running statistics move by
+    ``running = (1 - momentum) * running + momentum * batch`` (the unbiased variance,
+    as PyTorch). Eval: the running statistics replace the batch's.
+    d/dx = gamma / sqrt(var + eps) * (g - mean(g) - xhat * mean(g * xhat)) in training.
+
+    >>> bn = BatchNorm1d(2)
+    >>> y = bn(np.array([[1.0, 2.0], [3.0, 6.0]]))
+    >>> y.data
+    array([[-0.99999..., -0.99999...],
+           [ 0.99999...,  0.99999...]])
+    >>> bn.running_mean
+    array([0.2, 0.4])
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        *,
+        affine: bool = True,
+        dtype: Any = np.float64,
+    ) -> None:
+        super().__init__()
+        dt = _float_dtype(dtype, "BatchNorm1d")
+        self.num_features = int(num_features)
+        self.eps = float(eps)
+        self.momentum = float(momentum)
+        if affine:
+            self.weight = Parameter(np.ones(self.num_features, dtype=dt))
+            self.bias = Parameter(np.zeros(self.num_features, dtype=dt))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dt))
+        self.register_buffer("running_var", np.ones(self.num_features, dtype=dt))
+
+    def forward(self, x: Any) -> Tensor:
+        x = _as_input(x)
+        if x.ndim != 2 or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"BatchNorm1d: expected input of shape (N, {self.num_features}), got {x.shape}"
+            )
+        if self.training:
+            n = x.shape[0]
+            if n < 2:
+                raise ValueError(
+                    "BatchNorm1d: training needs more than one sample per batch to estimate "
+                    f"a variance, got input of shape {x.shape}"
+                )
+            centered = F.sub(x, F.mean(x, 0, keepdims=True))
+            var = F.mean(F.mul(centered, centered), 0, keepdims=True)
+            xhat = F.div(centered, F.sqrt(F.add(var, self.eps)))
+            # Running statistics are bookkeeping, not part of the graph.
+            m = self.momentum
+            self.running_mean *= 1.0 - m
+            self.running_mean += m * (x.data.mean(axis=0))
+            self.running_var *= 1.0 - m
+            self.running_var += (m * n / (n - 1)) * var.data[0]
+        else:
+            inv_std = 1.0 / np.sqrt(self.running_var + self.eps)
+            xhat = F.mul(F.sub(x, self.running_mean.astype(x.dtype, copy=False)),
+                         inv_std.astype(x.dtype, copy=False))
+        if self.weight is None:
+            return xhat
+        return F.add(F.mul(xhat, self.weight), self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
