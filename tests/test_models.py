@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -213,3 +215,14 @@ def test_image_shaped_input_is_flattened() -> None:
     x = np.random.default_rng(0).random((4, 1, 4, 4))
     np.testing.assert_allclose(net.predict(x).data, net.predict(x.reshape(4, 16)).data,
                                rtol=1e-12)
+
+
+def test_copies_keep_params_shared_with_the_layers() -> None:
+    net = _net()
+    for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
+        assert clone.params["W1"] is clone.W1.data is clone.layers["Affine1"].weight.data
+        assert clone.params["W1"] is not net.params["W1"]
+        clone.params["W1"] -= 1.0  # the seed's update on the clone leaves the original
+        assert not np.array_equal(clone.params["W1"], net.params["W1"])
+        x, _ = _batch()
+        assert not np.allclose(clone.predict(x).data, net.predict(x).data)

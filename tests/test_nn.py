@@ -186,6 +186,8 @@ def test_sequential_container() -> None:
     assert [n for n, _ in net.named_children()] == ["fc", "act"]
     assert len(net) == 2 and net[1] is net.act and list(net) == [net.fc, net.act]
     net.append(nn.Sigmoid())
+    head = net[:2]
+    assert isinstance(head, nn.Sequential) and list(head) == [net.fc, net.act]
     x = np.array([[0.3, -0.2]])
     expected = 1 / (1 + np.exp(-np.tanh(x @ net.fc.weight.data + net.fc.bias.data)))
     np.testing.assert_allclose(net(x).data, expected, rtol=1e-12)
