@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinygrad_edu.datasets import load_fashion_mnist, load_mnist
+from tinygrad_edu.datasets import DatasetNotFoundError, load_fashion_mnist, load_mnist
 from tinygrad_edu.models import TwoLayerNet
 
 LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
@@ -45,9 +45,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     """Print ``key:difference`` per parameter and return the differences."""
     args = parse_args(argv)
     # float64 throughout: finite differences with h = 1e-4 need its precision.
-    (x_train, t_train), _ = LOADERS[args.dataset](
-        normalize=True, one_hot_label=True, data_dir=args.data_dir, dtype=np.float64
-    )
+    try:
+        (x_train, t_train), _ = LOADERS[args.dataset](
+            normalize=True, one_hot_label=True, data_dir=args.data_dir, dtype=np.float64
+        )
+    except DatasetNotFoundError as exc:
+        # The loader's message says where it looked and why downloading failed.
+        raise SystemExit(f"{exc}\nHere, that is: --data-dir /that/directory") from exc
     network = TwoLayerNet(input_size=x_train.shape[1], hidden_size=args.hidden_size,
                           output_size=t_train.shape[1], rng=args.seed, dtype=np.float64)
     x_batch = x_train[:args.samples]

@@ -35,7 +35,7 @@ import numpy as np
 
 from tinygrad_edu import optim, serialization
 from tinygrad_edu.data import DataLoader
-from tinygrad_edu.datasets import load_fashion_mnist, load_mnist
+from tinygrad_edu.datasets import DatasetNotFoundError, load_fashion_mnist, load_mnist
 from tinygrad_edu.models import TwoLayerNet
 
 LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
@@ -212,10 +212,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         _figure_class()
     start = time.perf_counter()
     # Pixels arrive in the working dtype once, so no batch is ever converted again.
-    (x_train, t_train), (x_test, t_test) = LOADERS[args.dataset](
-        normalize=True, flatten=True, one_hot_label=False, data_dir=args.data_dir,
-        dtype=DTYPES[args.dtype],
-    )
+    try:
+        (x_train, t_train), (x_test, t_test) = LOADERS[args.dataset](
+            normalize=True, flatten=True, one_hot_label=False, data_dir=args.data_dir,
+            dtype=DTYPES[args.dtype],
+        )
+    except DatasetNotFoundError as exc:
+        # The loader's message says where it looked and why downloading failed.
+        raise SystemExit(f"{exc}\nHere, that is: --data-dir /that/directory") from exc
     history = train(x_train, t_train, x_test, t_test, iters=args.iters,
                     batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                     hidden_size=args.hidden_size, seed=args.seed, eval_every=args.eval_every,

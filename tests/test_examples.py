@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import serialization
-from tinygrad_edu.datasets import MNIST, write_idx
+from tinygrad_edu.datasets import MNIST, DatasetNotFoundError, write_idx
 from tinygrad_edu.models import TwoLayerNet
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -215,3 +215,16 @@ def test_train_is_the_seed_loop(two_layer: ModuleType,
     for key, value in history["network"].params.items():
         np.testing.assert_array_equal(value, seed_net.params[key])
     assert history["test_acc"][-1] == seed_net.accuracy(x_test, t_test)
+
+
+@pytest.mark.parametrize("example", ["two_layer_mnist", "gradient_check"])
+def test_missing_data_exits_with_the_loaders_message(example: str,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    module = _load_example(example)
+
+    def unavailable(*args: object, **kwargs: object) -> None:
+        raise DatasetNotFoundError("MNIST: 4 of 4 files not found")
+
+    monkeypatch.setitem(module.LOADERS, "mnist", unavailable)
+    with pytest.raises(SystemExit, match="4 of 4 files not found\nHere, that is: --data-dir"):
+        module.main(["--iters", "1"] if example == "two_layer_mnist" else [])
