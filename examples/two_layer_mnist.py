@@ -20,6 +20,13 @@ Differences from the seed, none of which changes what is learned:
 
 Progress bars need ``tqdm`` and ``--plot`` needs ``matplotlib``; both come with
 ``pip install 'tinygrad-edu[examples]'``.
+
+Timing: the training products are small (100 x 784 by 784 x 50), so a multithreaded
+BLAS gains little on them and, on a machine whose cores are busy with other work, its
+threads can wait on each other for far longer than the product takes (a 2-core machine
+under load ran 4x slower here). ``OPENBLAS_NUM_THREADS=1`` (or ``OMP_NUM_THREADS=1``)
+in the environment avoids that; with float32, different thread counts also round sums
+differently, so the table's last digits can change with them.
 """
 
 from __future__ import annotations
