@@ -43,12 +43,13 @@ __all__ = [
     "Tensor", "tensor", "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like",
     "ones_like", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "backward",
     "grad", "GraphFreedError", "functional", "gradcheck", "gradgradcheck", "numerical_gradient",
-    "GradcheckError", "nn", "optim", "datasets", "data", "models", "testing", "viz",
+    "GradcheckError", "nn", "optim", "datasets", "data", "models", "serialization",
+    "testing", "viz",
 ]
 
 # Submodules that pull in more than NumPy (or are simply larger) load on first use, so
 # `import tinygrad_edu` stays light.
-_LAZY = {"nn", "optim", "datasets", "data", "models", "testing", "viz"}
+_LAZY = {"nn", "optim", "datasets", "data", "models", "serialization", "testing", "viz"}
 
 
 def __getattr__(name: str) -> Any:
