@@ -894,12 +894,16 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean")
     if logits.dtype.kind != "f":
         raise TypeError(f"cross_entropy: logits must be floating point, got {logits.dtype}")
     n, c = logits.shape
-    logp = logits.data - np.max(logits.data, axis=1, keepdims=True)
-    logp -= np.log(np.sum(np.exp(logp), axis=1, keepdims=True))
+    # log_softmax = shifted - log(sum(exp(shifted))); the exponentials are kept, since
+    # backward's softmax is just exps / sums.
+    shifted = logits.data - np.max(logits.data, axis=1, keepdims=True)
+    exps = np.exp(shifted)
+    sums = np.sum(exps, axis=1, keepdims=True)
+    log_sums = np.log(sums)[:, 0]
 
     if tgt.shape == (n, c):
         soft = tgt.data.astype(logits.dtype, copy=False)
-        losses = -np.sum(soft * logp, axis=1)
+        losses = np.sum(soft, axis=1) * log_sums - np.sum(soft * shifted, axis=1)
         index = None
     elif tgt.shape == (n,):
         if tgt.dtype.kind not in "iu":
@@ -916,7 +920,7 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean")
                 f"of range [0, {c}) for logits of shape {logits.shape}"
             )
         soft = None
-        losses = -logp[np.arange(n), index]
+        losses = log_sums - shifted[np.arange(n), index]
     else:
         raise ValueError(
             f"cross_entropy: target shape {tgt.shape} does not fit logits {logits.shape}; "
@@ -946,8 +950,8 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean")
                 else:
                     d = sub(mul(probs, sum(tgt, 1, keepdims=True)), tgt)
             else:
-                # Plain backward: (softmax - t) straight from the saved log-softmax.
-                probs_data = np.exp(logp)
+                # Plain backward: (softmax - t) straight from the saved exponentials.
+                probs_data = exps / sums
                 if index is not None:
                     probs_data[np.arange(n), index] -= 1
                     d = Tensor._const(probs_data)
