@@ -238,7 +238,7 @@ def pow(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 def _pow_scalar(a: Tensor, p: float) -> Tensor:
     """a ** p for a constant number p. d/da = p * a**(p-1)."""
-    out = a.data ** np.asarray(p, dtype=np.result_type(a.data, p))
+    out = a.data ** np.asarray(p, dtype=np.result_type(a.dtype, p))
 
     def backward(g: Tensor) -> tuple[Tensor]:
         if p == 2:
@@ -406,7 +406,8 @@ def sigmoid(a: ArrayLike) -> Tensor:
         s = out_ref()
         return (mul(g, mul(s, sub(1, s))),)
 
-    out = np.tanh(a.data * 0.5)
+    # An array even for 0-d input (a ufunc returns a scalar there), so += stays in place.
+    out = np.asarray(np.tanh(a.data * _as_tensor(0.5, a).data))
     out += 1
     out *= 0.5
     result = Tensor._make(out, (a,), backward, "sigmoid")
@@ -421,7 +422,7 @@ def relu(a: ArrayLike) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor]:
         return (mul(g, a.data > 0),)
 
-    return Tensor._make(np.maximum(a.data, 0), (a,), backward, "relu")
+    return Tensor._make(np.maximum(a.data, _as_tensor(0, a).data), (a,), backward, "relu")
 
 
 def leaky_relu(a: ArrayLike, negative_slope: float = 0.01) -> Tensor:
@@ -433,7 +434,7 @@ def leaky_relu(a: ArrayLike, negative_slope: float = 0.01) -> Tensor:
         slope = np.where(positive, 1, negative_slope).astype(a.dtype, copy=False)
         return (mul(g, slope),)
 
-    out = np.where(positive, a.data, a.data * negative_slope)
+    out = np.where(positive, a.data, a.data * _as_tensor(negative_slope, a).data)
     return Tensor._make(out, (a,), backward, "leaky_relu")
 
 
@@ -451,7 +452,9 @@ def clip(a: ArrayLike, min: float | None = None, max: float | None = None) -> Te
             inside &= a.data <= max
         return (mul(g, inside),)
 
-    return Tensor._make(np.clip(a.data, min, max), (a,), backward, "clip")
+    lo = None if min is None else _as_tensor(min, a).data
+    hi = None if max is None else _as_tensor(max, a).data
+    return Tensor._make(np.clip(a.data, lo, hi), (a,), backward, "clip")
 
 
 def _extremum(a: ArrayLike, b: ArrayLike, op: str) -> Tensor:
@@ -468,7 +471,8 @@ def _extremum(a: ArrayLike, b: ArrayLike, op: str) -> Tensor:
         wa = (a_wins + tie).astype(g.dtype, copy=False)
         return (
             unbroadcast(mul(g, wa), a.shape) if a.requires_grad else None,
-            unbroadcast(mul(g, 1 - wa), b.shape) if b.requires_grad else None,
+            unbroadcast(mul(g, (1 - wa).astype(g.dtype, copy=False)), b.shape)
+            if b.requires_grad else None,
         )
 
     return Tensor._make(out, (a, b), backward, op)
@@ -594,7 +598,7 @@ def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     a = _as_tensor(a)
     axes = _normalize_axes(axis, a.ndim, "logsumexp")
     m = np.max(a.data, axis=axes, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
+    m = np.where(np.isfinite(m), m, np.zeros_like(m))
     kept = np.log(np.sum(np.exp(a.data - m), axis=axes, keepdims=True)) + m
     out = kept if keepdims else kept.reshape([n for i, n in enumerate(a.shape) if i not in axes])
 

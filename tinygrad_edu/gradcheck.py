@@ -77,12 +77,12 @@ def numerical_gradient(
                 # step would be 0: step one unit in the last place instead.
                 arr[idx] = orig + eps
                 if arr[idx] == orig:
-                    arr[idx] = np.nextafter(orig, np.inf)
+                    arr[idx] = np.nextafter(orig, arr.dtype.type(np.inf))
                 up = float(arr[idx])
                 f_plus = _scalar(f(x))
                 arr[idx] = orig - eps
                 if arr[idx] == orig:
-                    arr[idx] = np.nextafter(orig, -np.inf)
+                    arr[idx] = np.nextafter(orig, arr.dtype.type(-np.inf))
                 down = float(arr[idx])
                 f_minus = _scalar(f(x))
             finally:
