@@ -104,7 +104,8 @@ class Tensor:
         """The result of an op: records the graph only if grad mode is on and a parent
         requires grad. This is the single place where graph nodes are born."""
         t = Tensor.__new__(Tensor)
-        t.data = data
+        # NumPy returns scalars, not 0-d arrays, from ufuncs on 0-d inputs.
+        t.data = data if type(data) is np.ndarray else np.asarray(data)
         t.grad = None
         t._retains_grad = False
         if _mode.enabled:
@@ -134,7 +135,7 @@ class Tensor:
     def _const(data: np.ndarray) -> Tensor:
         """Wrap an array as a Tensor that records nothing (no checks, no copy)."""
         t = Tensor.__new__(Tensor)
-        t.data = data
+        t.data = data if type(data) is np.ndarray else np.asarray(data)
         t.grad = None
         t.requires_grad = False
         t._parents = ()
