@@ -102,3 +102,27 @@ def test_no_grad_evaluation_matches_the_recorded_forward() -> None:
     expected = float(np.mean(recorded.data.argmax(axis=1) == t))
     assert net.accuracy(x, t, batch_size=7) == expected  # chunked evaluation, same answer
     assert net.loss(x, t) == pytest.approx(float(F.cross_entropy(recorded, t).data), rel=1e-12)
+
+
+def test_linear_first_order_path_equals_create_graph_path() -> None:
+    x, w, b = _leaf(6, 5), _leaf(5, 3), _leaf(3)
+    upstream = tg.Tensor(RNG.standard_normal((6, 3)))
+    fast = tg.grad(F.linear(x, w, b), (x, w, b), grad_outputs=upstream)
+    graphed = tg.grad(F.linear(x, w, b), (x, w, b), grad_outputs=upstream, create_graph=True)
+    for f, g in zip(fast, graphed):
+        assert not f.requires_grad
+        np.testing.assert_allclose(f.data, g.data, rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("soft", [False, True])
+def test_cross_entropy_paths_agree_for_every_reduction(reduction: str, soft: bool) -> None:
+    logits = _leaf(5, 4)
+    labels = RNG.integers(0, 4, size=5)
+    target = RNG.dirichlet(np.ones(4), size=5) if soft else labels
+    shape = (5,) if reduction == "none" else ()
+    upstream = tg.Tensor(RNG.standard_normal(shape))
+    (fast,) = tg.grad(F.cross_entropy(logits, target, reduction), logits, grad_outputs=upstream)
+    (graphed,) = tg.grad(F.cross_entropy(logits, target, reduction), logits,
+                         grad_outputs=upstream, create_graph=True)
+    np.testing.assert_allclose(fast.data, graphed.data, rtol=1e-10, atol=1e-14)

@@ -104,6 +104,8 @@ def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
 def _normalize_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
+    if type(axis) is int and 0 <= axis < ndim:  # the common case, without the checks below
+        return (axis,)
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for ax in axes:
@@ -325,13 +327,20 @@ def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> Te
         out_data += b.data  # out_data is a fresh array, so adding in place is safe
 
     def backward(g: Tensor) -> tuple[Tensor | None, ...]:
-        grads: tuple[Tensor | None, ...] = (
-            matmul(g, transpose(weight)) if x.requires_grad else None,
-            matmul(transpose(x), g) if weight.requires_grad else None,
-        )
-        if b is not None:
-            grads += (sum(g, axis=0) if b.requires_grad else None,)
-        return grads
+        need_b = b is not None and b.requires_grad
+        if is_grad_enabled():
+            # create_graph: the three products as Tensor ops, so they are recorded.
+            gx = matmul(g, transpose(weight)) if x.requires_grad else None
+            gw = matmul(transpose(x), g) if weight.requires_grad else None
+            gb = sum(g, axis=0) if need_b else None
+        else:
+            # Plain backward, the hot path of training: the same products on arrays,
+            # without a wrapper per product.
+            gd = g.data
+            gx = Tensor._const(gd @ weight.data.T) if x.requires_grad else None
+            gw = Tensor._const(x.data.T @ gd) if weight.requires_grad else None
+            gb = Tensor._const(gd.sum(axis=0)) if need_b else None
+        return (gx, gw) if b is None else (gx, gw, gb)
 
     parents = (x, weight) if b is None else (x, weight, b)
     return Tensor._make(out_data, parents, backward, "linear")
@@ -538,7 +547,9 @@ def sum(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor]:
         return (_expand_reduced(g, shape, axes, keepdims),)
 
-    return Tensor._make(np.sum(a.data, axis=axes, keepdims=keepdims), (a,), backward, "sum")
+    # The method, not np.sum: same result, without a Python wrapper that costs more than
+    # a small sum.
+    return Tensor._make(a.data.sum(axis=axes, keepdims=keepdims), (a,), backward, "sum")
 
 
 def mean(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -899,15 +910,18 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean")
         raise TypeError(f"cross_entropy: logits must be floating point, got {logits.dtype}")
     n, c = logits.shape
     # log_softmax = shifted - log(sum(exp(shifted))); the exponentials are kept, since
-    # backward's softmax is just exps / sums.
-    shifted = logits.data - np.max(logits.data, axis=1, keepdims=True)
+    # backward's softmax is just exps / sums. (Array methods: np.sum's wrapper costs
+    # more than the sum itself at these sizes.)
+    shifted = logits.data - logits.data.max(axis=1, keepdims=True)
     exps = np.exp(shifted)
-    sums = np.sum(exps, axis=1, keepdims=True)
+    sums = exps.sum(axis=1, keepdims=True)
     log_sums = np.log(sums)[:, 0]
+    rows = np.arange(n)
 
     if tgt.shape == (n, c):
         soft = tgt.data.astype(logits.dtype, copy=False)
-        losses = np.sum(soft, axis=1) * log_sums - np.sum(soft * shifted, axis=1)
+        row_mass = soft.sum(axis=1)
+        losses = row_mass * log_sums - np.einsum("ij,ij->i", soft, shifted)
         index = None
     elif tgt.shape == (n,):
         if tgt.dtype.kind not in "iu":
@@ -916,54 +930,58 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean")
                 f"{tgt.dtype}; pass one-hot rows of shape ({n}, {c}) for soft targets"
             )
         index = tgt.data
-        bad = (index < 0) | (index >= c)
-        if bad.any():
-            pos = int(np.argmax(bad))
+        if n and (index.min() < 0 or index.max() >= c):
+            pos = int(np.argmax((index < 0) | (index >= c)))
             raise IndexError(
                 f"cross_entropy: target class {int(index[pos])} at position {pos} is out "
                 f"of range [0, {c}) for logits of shape {logits.shape}"
             )
-        soft = None
-        losses = log_sums - shifted[np.arange(n), index]
+        soft = row_mass = None
+        losses = log_sums - shifted[rows, index]
     else:
         raise ValueError(
             f"cross_entropy: target shape {tgt.shape} does not fit logits {logits.shape}; "
             f"expected class indices ({n},) or one-hot rows ({n}, {c})"
         )
-    if reduction == "mean":
-        out = np.asarray(np.sum(losses) / n, dtype=logits.dtype)
-    elif reduction == "sum":
-        out = np.asarray(np.sum(losses), dtype=logits.dtype)
-    else:
+    if reduction == "none":
         out = losses
+    else:
+        total = losses.sum()
+        out = np.asarray(total / n if reduction == "mean" else total, dtype=logits.dtype)
 
     def backward(g: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        if reduction == "mean":
-            scale = div(g, float(n))
-        elif reduction == "sum":
-            scale = g
-        else:
-            scale = reshape(g, (n, 1))
         g_logits = g_target = None
-        if logits.requires_grad:
-            if is_grad_enabled():
-                # create_graph: softmax must be a graph node of the logits.
+        if logits.requires_grad and not is_grad_enabled():
+            # Plain backward, the hot path of training: (softmax - t) * g / N straight
+            # from the saved exponentials, in place on one fresh array.
+            d = exps / sums
+            if index is not None:
+                d[rows, index] -= 1
+            else:
+                d *= row_mass[:, None]
+                d -= soft
+            d *= g.data[:, None] if reduction == "none" else g.data
+            if reduction == "mean":
+                d /= n
+            g_logits = Tensor._const(d)
+        if (logits.requires_grad and g_logits is None) or (index is None and tgt.requires_grad):
+            # Recorded backward (create_graph), or a soft target that wants its gradient:
+            # Tensor ops, with softmax a graph node of the logits.
+            if reduction == "mean":
+                scale = div(g, float(n))
+            elif reduction == "sum":
+                scale = g
+            else:
+                scale = reshape(g, (n, 1))
+            if logits.requires_grad and g_logits is None:
                 probs = softmax(logits, 1)
                 if index is not None:
-                    d = sub(probs, np.eye(c, dtype=logits.dtype)[index])
+                    d_t = sub(probs, np.eye(c, dtype=logits.dtype)[index])
                 else:
-                    d = sub(mul(probs, sum(tgt, 1, keepdims=True)), tgt)
-            else:
-                # Plain backward: (softmax - t) straight from the saved exponentials.
-                probs_data = exps / sums
-                if index is not None:
-                    probs_data[np.arange(n), index] -= 1
-                    d = Tensor._const(probs_data)
-                else:
-                    d = Tensor._const(probs_data * np.sum(soft, axis=1, keepdims=True) - soft)
-            g_logits = mul(scale, d)
-        if index is None and tgt.requires_grad:
-            g_target = mul(scale, neg(log_softmax(logits, 1)))
+                    d_t = sub(mul(probs, sum(tgt, 1, keepdims=True)), tgt)
+                g_logits = mul(scale, d_t)
+            if index is None and tgt.requires_grad:
+                g_target = mul(scale, neg(log_softmax(logits, 1)))
         return g_logits, g_target
 
     return Tensor._make(out, (logits, tgt), backward, "cross_entropy")
