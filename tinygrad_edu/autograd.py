@@ -161,12 +161,10 @@ def _run(
                 results[i] = g if prev is None else _accumulate(prev, g, create_graph)
             return
         if t.grad is None:
-            if not create_graph and (
-                not g.data.flags.owndata
-                or not g.data.flags.writeable
-                or id(g.data) in handed_out
-            ):
-                g = Tensor._const(g.data.copy())
+            if not create_graph:
+                flags = g.data.flags
+                if not flags.owndata or not flags.writeable or id(g.data) in handed_out:
+                    g = Tensor._const(g.data.copy())
             handed_out.add(id(g.data))
             t.grad = g
         else:
@@ -186,7 +184,10 @@ def _run(
             grads[key] = g
             heapq.heappush(heap, (-root._gen, key, root))
 
-    with set_grad_enabled(create_graph):
+    # Grad mode during the walk: on only to record the backward pass (create_graph).
+    previous_mode = _mode.enabled
+    _mode.enabled = create_graph
+    try:
         while heap:
             node = heapq.heappop(heap)[2]
             g = grads.pop(id(node))
@@ -217,6 +218,8 @@ def _run(
                 # keeps its op name so a second backward can say what happened.
                 node._backward = None
                 node._parents = ()
+    finally:
+        _mode.enabled = previous_mode
 
     if inputs is None:
         return None
@@ -235,13 +238,16 @@ def _check_grad_output(t: Tensor, g: Any, where: str) -> Tensor:
                 f"but the output has shape {t.shape}; pass grad= with that shape "
                 "(e.g. ones_like(output)) or reduce the output to a scalar first"
             )
-        return Tensor(np.ones_like(t.data))
+        return Tensor._const(np.ones_like(t.data))
     g = g if isinstance(g, Tensor) else Tensor(np.asarray(g, dtype=t.dtype))
     if g.shape != t.shape:
         raise RuntimeError(
             f"{where}: grad has shape {g.shape} but the output has shape {t.shape}; "
             "they must be equal"
         )
+    if g.dtype != t.dtype and t.dtype.kind == "f":
+        # A float64 upstream gradient must not turn a float32 graph's gradients float64.
+        g = Tensor._const(g.data.astype(t.dtype))
     return g
 
 
