@@ -262,3 +262,19 @@ def test_int_tensors_compute_but_record_nothing() -> None:
     out = i * 2 + 1
     assert out.dtype == np.int64 and not out.requires_grad
     np.testing.assert_array_equal(out.data, [3, 5, 7])
+
+
+def test_make_op_records_a_user_op_and_validates_its_arguments() -> None:
+    import tinygrad_edu as tg
+
+    x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    y = tg.make_op(x.data * 3, (x,), lambda g: (g * 3,), "triple")
+    assert y._op == "triple" and y.requires_grad and not y.is_leaf
+    (y * y).sum().backward()
+    np.testing.assert_allclose(x.grad.data, 18 * x.data)
+    with tg.no_grad():
+        assert not tg.make_op(x.data, (x,), lambda g: (g,), "id").requires_grad
+    with pytest.raises(TypeError, match="make_op 'bad': parent 0 is a ndarray"):
+        tg.make_op(x.data, (x.data,), lambda g: (g,), "bad")
+    with pytest.raises(TypeError, match="make_op 'bad': backward must be callable"):
+        tg.make_op(x.data, (x,), None, "bad")

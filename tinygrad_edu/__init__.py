@@ -28,6 +28,7 @@ from tinygrad_edu.tensor import (
     Tensor,
     arange,
     full,
+    make_op,
     ones,
     ones_like,
     rand,
@@ -42,8 +43,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like",
     "ones_like", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "backward",
-    "grad", "GraphFreedError", "functional", "gradcheck", "gradgradcheck", "numerical_gradient",
-    "GradcheckError", "nn", "optim", "datasets", "data", "models", "serialization",
+    "grad", "make_op", "GraphFreedError", "functional", "gradcheck", "gradgradcheck",
+    "numerical_gradient", "GradcheckError", "nn", "optim", "datasets", "data", "models", "serialization",
     "testing", "viz",
 ]
 

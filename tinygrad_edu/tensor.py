@@ -26,6 +26,7 @@ from tinygrad_edu.autograd import _mode
 __all__ = [
     "Tensor",
     "tensor",
+    "make_op",
     "zeros",
     "ones",
     "full",
@@ -470,6 +471,41 @@ def _axes_arg(axes: tuple[Any, ...]) -> Any:
     if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
         return axes[0]
     return axes
+
+
+# ---------------------------------------------------------------------------- your own ops
+
+
+def make_op(
+    data: ArrayLike,
+    parents: Sequence[Tensor],
+    backward: BackwardFn,
+    name: str,
+) -> Tensor:
+    """The result of your own differentiable op, recorded like the built-in ones.
+
+    ``data`` is the forward's value; ``backward(g)`` maps the upstream gradient ``g``
+    (a Tensor shaped like ``data``) to a tuple with one gradient per parent (a Tensor
+    shaped like that parent, or None). Write the closure with Tensor ops to make the
+    op twice differentiable. Check it with :func:`tinygrad_edu.gradcheck`.
+
+    >>> import numpy as np
+    >>> def square(x):
+    ...     return make_op(x.data ** 2, (x,), lambda g: (g * x * 2,), "square")
+    >>> x = Tensor([3.0], requires_grad=True)
+    >>> square(x).sum().backward()
+    >>> x.grad
+    Tensor([6.], shape=(1,), dtype=float64)
+    """
+    parents = tuple(parents)
+    for i, p in enumerate(parents):
+        if not isinstance(p, Tensor):
+            raise TypeError(
+                f"make_op '{name}': parent {i} is a {type(p).__name__}, not a Tensor"
+            )
+    if not callable(backward):
+        raise TypeError(f"make_op '{name}': backward must be callable")
+    return Tensor._make(np.asarray(_raw(data)), parents, backward, str(name))
 
 
 # ---------------------------------------------------------------------------- factories
