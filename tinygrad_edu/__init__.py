@@ -44,7 +44,8 @@ __all__ = [
     "Tensor", "tensor", "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like",
     "ones_like", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "backward",
     "grad", "make_op", "GraphFreedError", "functional", "gradcheck", "gradgradcheck",
-    "numerical_gradient", "GradcheckError", "nn", "optim", "datasets", "data", "models", "serialization",
+    "numerical_gradient", "GradcheckError", "nn", "optim", "datasets", "data", "models",
+    "serialization",
     "testing", "viz",
 ]
 
