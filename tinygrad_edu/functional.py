@@ -17,7 +17,6 @@ Broadcasting is undone in one place, :func:`unbroadcast`.
 
 from __future__ import annotations
 
-import builtins
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -44,9 +43,6 @@ __all__ = [
     "unbroadcast",
 ]
 
-_py_sum = builtins.sum
-_py_max = builtins.max
-_py_abs = builtins.abs
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -55,7 +51,7 @@ _py_abs = builtins.abs
 def _as_tensor(x: ArrayLike, like: Tensor | None = None) -> Tensor:
     """``x`` as a Tensor. A Python scalar takes the dtype of ``like`` where NumPy's rules
     allow (``float32 * 2.0`` stays float32), since a 0-d float64 array would upcast."""
-    if type(x) is Tensor:
+    if isinstance(x, Tensor):
         return x
     if like is not None and type(x) in (float, int, bool):
         kind = like.data.dtype.kind
@@ -65,14 +61,13 @@ def _as_tensor(x: ArrayLike, like: Tensor | None = None) -> Tensor:
         else:
             dtype = np.result_type(like.data, x)
         return Tensor._const(np.array(x, dtype=dtype))
-    if isinstance(x, Tensor):
-        return x
     return Tensor._const(np.asarray(x))
 
 
 def _pair(a: ArrayLike, b: ArrayLike) -> tuple[Tensor, Tensor]:
-    if type(a) is Tensor:
-        return a, (b if type(b) is Tensor else _as_tensor(b, a))
+    # isinstance, not type(): a Parameter is a Tensor too.
+    if isinstance(a, Tensor):
+        return a, (b if isinstance(b, Tensor) else _as_tensor(b, a))
     b = _as_tensor(b)
     return _as_tensor(a, b), b
 
@@ -109,9 +104,9 @@ def _normalize_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for ax in axes:
-        if not -ndim <= ax < ndim and not (ndim == 0 and ax in (0, -1)):
+        if not -ndim <= ax < ndim:
             raise ValueError(f"{op}: axis {ax} is out of range for a tensor of {ndim} dims")
-        out.append(int(ax) % ndim if ndim else 0)
+        out.append(int(ax) % ndim)
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(out)
@@ -226,7 +221,10 @@ def pow(a: ArrayLike, b: ArrayLike) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor | None, Tensor | None]:
         ga = gb = None
         if a.requires_grad:
-            ga = unbroadcast(mul(g, mul(b, pow(a, sub(b, 1)))), a.shape)
+            # b * a**(b-1), taken as 0 at a == b == 0, where it reads 0 * 0**-1 = NaN.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                slope = where((a.data == 0) & (b.data == 0), 0.0, mul(b, pow(a, sub(b, 1))))
+            ga = unbroadcast(mul(g, slope), a.shape)
         if b.requires_grad:
             # At a == 0 the log is -inf; the derivative there is taken as 0, as PyTorch does.
             safe_log = where(a.data > 0, log(where(a.data > 0, a, 1)), 0)
@@ -243,6 +241,8 @@ def _pow_scalar(a: Tensor, p: float) -> Tensor:
     out = a.data ** np.asarray(p, dtype=np.result_type(a.dtype, p))
 
     def backward(g: Tensor) -> tuple[Tensor]:
+        if p == 0:  # a constant: zero gradient, also at a = 0 where 0 * 0**-1 is NaN
+            return (mul(g, 0.0),)
         if p == 2:
             return (mul(g, mul(a, 2)),)
         return (mul(g, mul(_pow_scalar(a, p - 1), p)),)
@@ -250,20 +250,20 @@ def _pow_scalar(a: Tensor, p: float) -> Tensor:
     return Tensor._make(out, (a,), backward, "pow")
 
 
-def _matmul_error(a: Tensor, b: Tensor) -> ValueError:
+def _matmul_error(a: Tensor, b: Tensor, op: str = "matmul") -> ValueError:
     if a.ndim == 0 or b.ndim == 0:
         return ValueError(
-            f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and "
+            f"{op}: both operands need at least 1 dimension, got shapes {a.shape} and "
             f"{b.shape} (use mul for scalars)"
         )
     k_a = a.shape[-1]
     k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
     if k_a != k_b:
         return ValueError(
-            f"matmul: shapes {a.shape} and {b.shape} do not align ({k_a} != {k_b})"
+            f"{op}: shapes {a.shape} and {b.shape} do not align ({k_a} != {k_b})"
         )
     return ValueError(
-        f"matmul: batch dimensions of shapes {a.shape} and {b.shape} cannot be broadcast"
+        f"{op}: batch dimensions of shapes {a.shape} and {b.shape} cannot be broadcast"
     )
 
 
@@ -317,7 +317,7 @@ def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> Te
     try:
         out_data = np.matmul(x.data, weight.data)
     except ValueError:
-        raise _matmul_error(x, weight) from None
+        raise _matmul_error(x, weight, "linear") from None
     if b is not None:
         if b.shape != (weight.shape[1],):
             raise ValueError(
@@ -648,7 +648,9 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Tensor:
     a = _as_tensor(a)
     if axes is not None:
         axes = tuple(int(ax) for ax in axes)
-        if sorted(ax % a.ndim for ax in axes) != list(range(a.ndim)) or len(axes) != a.ndim:
+        if len(axes) != a.ndim or sorted(
+            ax % a.ndim if -a.ndim <= ax < a.ndim else -1 for ax in axes
+        ) != list(range(a.ndim)):
             raise ValueError(
                 f"transpose: axes {axes} are not a permutation of the {a.ndim} axes of a "
                 f"tensor of shape {a.shape}"
@@ -736,20 +738,27 @@ def expand(a: ArrayLike, shape: Any) -> Tensor:
     return broadcast_to(a, shape)
 
 
+def _index_item(i: Any) -> Any:
+    """One item of an index: Tensors and sequences become (copied) arrays, so the index
+    cannot change under the graph after the forward pass."""
+    if isinstance(i, Tensor):
+        return i.data.copy()
+    if isinstance(i, (list, tuple, np.ndarray)):
+        return np.array(i)
+    return i
+
+
 def _normalize_index(index: Any) -> Any:
-    if isinstance(index, Tensor):
-        return index.data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index
+        return tuple(_index_item(i) for i in index)
+    return _index_item(index)
 
 
 def _has_int_array(index: Any) -> bool:
+    """True when the index holds an integer array: repeats are possible, so backward
+    must accumulate (np.add.at) rather than assign."""
     items = index if isinstance(index, tuple) else (index,)
-    for i in items:
-        if isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype != bool:
-            return True
-    return False
+    return any(isinstance(i, np.ndarray) and i.dtype != bool for i in items)
 
 
 def getitem(a: ArrayLike, index: Any) -> Tensor:
@@ -780,7 +789,7 @@ def _scatter_add(g: Tensor, index: Any, shape: tuple[int, ...], accumulate: bool
         items = index if isinstance(index, tuple) else (index,)
         expanded: list[Any] = []
         for i in items:
-            if isinstance(i, (list, np.ndarray)) and np.asarray(i).dtype == bool:
+            if isinstance(i, np.ndarray) and i.dtype == bool:
                 expanded.extend(np.nonzero(i))
             else:
                 expanded.append(i)
@@ -799,9 +808,12 @@ def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     ts = [_as_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("concatenate: needs at least one tensor")
+    if ts[0].ndim == 0:
+        raise ValueError("concatenate: 0-d tensors cannot be joined (use stack)")
+    _normalize_axes(axis, ts[0].ndim, "concatenate")
     try:
         out = np.concatenate([t.data for t in ts], axis=axis)
-    except ValueError:  # AxisError is a ValueError too
+    except ValueError:
         shapes = ", ".join(str(t.shape) for t in ts)
         raise ValueError(
             f"concatenate: shapes {shapes} do not match except along axis {axis}"
@@ -832,8 +844,8 @@ def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     if len({t.shape for t in ts}) != 1:
         shapes = ", ".join(str(t.shape) for t in ts)
         raise ValueError(f"stack: all tensors must have the same shape, got {shapes}")
-    out = np.stack([t.data for t in ts], axis=axis)
-    ax = axis % out.ndim
+    (ax,) = _normalize_axes(axis, ts[0].ndim + 1, "stack")
+    out = np.stack([t.data for t in ts], axis=ax)
 
     def backward(g: Tensor) -> tuple[Tensor | None, ...]:
         lead = (slice(None),) * ax
