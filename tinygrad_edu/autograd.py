@@ -123,10 +123,22 @@ class enable_grad(set_grad_enabled):
 
 
 def _accumulate(total: Tensor, g: Tensor, create_graph: bool) -> Tensor:
-    """total + g; without create_graph a plain array sum (no graph to record)."""
+    """total + g in total's dtype; without create_graph a plain array sum (no graph to
+    record)."""
+    if g.dtype != total.dtype:
+        g = _cast(g, total.dtype, create_graph)
     if create_graph:
         return total + g
     return type(total)._const(total.data + g.data)
+
+
+def _cast(g: Tensor, dtype: np.dtype, create_graph: bool) -> Tensor:
+    """A fresh copy of ``g`` in ``dtype`` (recorded as an op under create_graph)."""
+    if create_graph:
+        from tinygrad_edu.functional import astype
+
+        return astype(g, dtype)
+    return type(g)._const(g.data.astype(dtype))
 
 
 def _run(
@@ -142,33 +154,40 @@ def _run(
     tensors that called ``retain_grad``); otherwise the gradients of ``inputs`` are
     returned and no ``.grad`` is touched.
     """
-    from tinygrad_edu.tensor import Tensor
 
     if not create_graph:
         root_grads = [g.detach() for g in root_grads]
-    wanted: dict[int, int] = {} if inputs is None else {id(t): i for i, t in enumerate(inputs)}
-    results: list[Tensor | None] = [None] * len(wanted)
+    # Positions of each requested input in the result (an input may be asked for twice).
+    wanted: dict[int, list[int]] = {}
+    for i, t in enumerate(inputs or ()):
+        wanted.setdefault(id(t), []).append(i)
+    results: list[Tensor | None] = [None] * len(inputs or ())
     # Arrays already handed to some .grad in this pass: a second holder gets a copy, so
     # that an in-place update of one .grad can never change another. The caller's own
     # upstream arrays count as handed out, so they are never aliased either.
     handed_out: set[int] = {id(g.data) for g in root_grads}
 
+    def own(t: Tensor, g: Tensor) -> Tensor:
+        """``g`` as a gradient that ``t`` alone holds, in ``t``'s dtype: a view, a
+        read-only array or one already handed to another holder is copied (recorded as
+        an op under create_graph), so an in-place update of one gradient never changes
+        another."""
+        if g.dtype != t.dtype and t.dtype.kind == "f":
+            g = _cast(g, t.dtype, create_graph)  # a cast makes a fresh array
+        else:
+            flags = g.data.flags
+            if not flags.owndata or not flags.writeable or id(g.data) in handed_out:
+                g = _cast(g, g.dtype, create_graph)
+        handed_out.add(id(g.data))
+        return g
+
     def deliver(t: Tensor, g: Tensor) -> None:
         if inputs is not None:
-            i = wanted.get(id(t))
-            if i is not None:
+            for i in wanted.get(id(t), ()):
                 prev = results[i]
-                results[i] = g if prev is None else _accumulate(prev, g, create_graph)
+                results[i] = own(t, g) if prev is None else _accumulate(prev, g, create_graph)
             return
-        if t.grad is None:
-            if not create_graph:
-                flags = g.data.flags
-                if not flags.owndata or not flags.writeable or id(g.data) in handed_out:
-                    g = Tensor._const(g.data.copy())
-            handed_out.add(id(g.data))
-            t.grad = g
-        else:
-            t.grad = _accumulate(t.grad, g, create_graph)
+        t.grad = own(t, g) if t.grad is None else _accumulate(t.grad, g, create_graph)
 
     # Pending gradients of the nodes discovered so far, and the heap of those nodes
     # keyed by (-generation, id): the id breaks ties so Tensors are never compared.
@@ -203,6 +222,15 @@ def _run(
             for parent, pg in zip(node._parents, backward_fn(g)):
                 if pg is None or not parent.requires_grad:
                     continue
+                if pg.data.shape != parent.data.shape:
+                    raise RuntimeError(
+                        f"backward of '{node._op}' returned a gradient of shape "
+                        f"{pg.data.shape} for an input of shape {parent.data.shape}"
+                    )
+                if pg.data.dtype != parent.data.dtype:
+                    # Mixed-dtype ops (float32 * a float64 array) compute in the wider
+                    # type; each tensor's gradient still comes in its own dtype.
+                    pg = _cast(pg, parent.data.dtype, create_graph)
                 if parent._op is None:
                     deliver(parent, pg)
                     continue
@@ -269,7 +297,7 @@ def backward(
     roots = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if grad_tensors is None:
         grad_list: list[Any] = [None] * len(roots)
-    elif isinstance(tensors, Tensor):
+    elif isinstance(tensors, Tensor) or isinstance(grad_tensors, (Tensor, np.ndarray)):
         grad_list = [grad_tensors]
     else:
         grad_list = list(grad_tensors)

@@ -990,7 +990,8 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean")
                 if index is not None:
                     d_t = sub(probs, np.eye(c, dtype=logits.dtype)[index])
                 else:
-                    d_t = sub(mul(probs, sum(tgt, 1, keepdims=True)), tgt)
+                    rows_t = tgt if tgt.requires_grad else Tensor._const(soft)
+                    d_t = sub(mul(probs, sum(rows_t, 1, keepdims=True)), rows_t)
                 g_logits = mul(scale, d_t)
             if index is None and tgt.requires_grad:
                 g_target = mul(scale, neg(log_softmax(logits, 1)))
@@ -1003,6 +1004,9 @@ def mse_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean") -> Te
     """Mean squared error. Shapes must be equal (broadcasting here is almost always a
     bug). d/dinput = 2 (input - target) / n."""
     x, t = _pair(input, target)
+    if not t.requires_grad and t.dtype != x.dtype and x.dtype.kind == "f":
+        # A float64 target array must not turn a float32 model's loss float64.
+        t = Tensor._const(t.data.astype(x.dtype))
     if x.shape != t.shape:
         raise ValueError(
             f"mse_loss: input shape {x.shape} and target shape {t.shape} differ; "

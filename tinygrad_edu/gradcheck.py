@@ -184,7 +184,9 @@ def gradcheck(
             plus = (base + eps * direction).astype(x.dtype)
             minus = (base - eps * direction).astype(x.dtype)
             numeric = np.array((evaluate(i, plus) - evaluate(i, minus)) / (2 * eps))
-            analytic_value = np.array(np.sum(a * direction))
+            # The step actually taken, after rounding to x's dtype (float32 rounds a lot).
+            taken = plus.astype(np.float64) - minus.astype(np.float64)
+            analytic_value = np.array(np.sum(a * taken) / (2 * eps))
             failure = _compare(i, analytic_value, numeric, atol, rtol, "directional derivative")
         else:
             numeric_full = np.zeros(x.shape)
@@ -193,7 +195,9 @@ def gradcheck(
                 plus[idx] += eps
                 minus = base.copy()
                 minus[idx] -= eps
-                numeric_full[idx] = (evaluate(i, plus) - evaluate(i, minus)) / (2 * eps)
+                # Divide by the step actually taken, after rounding to x's dtype.
+                taken = float(plus[idx]) - float(minus[idx])
+                numeric_full[idx] = (evaluate(i, plus) - evaluate(i, minus)) / taken
             failure = _compare(i, a, numeric_full, atol, rtol, "gradient")
         if failure:
             failures.append(failure)
