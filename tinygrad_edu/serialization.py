@@ -21,7 +21,6 @@ LoadResult(missing_keys=[], unexpected_keys=[])
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu._atomic import atomic_write
 from tinygrad_edu.tensor import Tensor
 
 __all__ = ["save", "load"]
@@ -61,27 +61,14 @@ def save(obj: Any, path: str | os.PathLike[str], compress: bool = False) -> Path
     an ``.npz`` file, atomically; returns the path. ``compress`` deflates the entries."""
     arrays = _arrays(obj)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
-    try:
-        with os.fdopen(fd, "wb") as f:
-            # Entries are written one by one (not via np.savez(**arrays)), so that keys
-            # like "file" cannot collide with np.savez's own arguments.
-            with zipfile.ZipFile(f, mode="w", compression=method, allowZip64=True) as zf:
-                for key, arr in arrays.items():
-                    with zf.open(key + ".npy", mode="w", force_zip64=True) as entry:
-                        np.lib.format.write_array(entry, arr, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        # Never leave a stray temporary next to the destination, whatever went wrong.
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_write(path) as f:
+        # Entries are written one by one (not via np.savez(**arrays)), so that keys
+        # like "file" cannot collide with np.savez's own arguments.
+        with zipfile.ZipFile(f, mode="w", compression=method, allowZip64=True) as zf:
+            for key, arr in arrays.items():
+                with zf.open(key + ".npy", mode="w", force_zip64=True) as entry:
+                    np.lib.format.write_array(entry, arr, allow_pickle=False)
     return path
 
 

@@ -12,11 +12,13 @@ import hashlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
+
+from .._atomic import atomic_write
 
 __all__ = [
     "DatasetNotFoundError",
@@ -80,8 +82,8 @@ def join_url(mirror: str, file_name: str) -> str:
     return mirror.rstrip("/") + "/" + file_name
 
 
-def _stream_to(url: str, out_fd: int, timeout: float) -> tuple[str, int, int | None]:
-    """GET ``url`` into the open file ``out_fd``; return (sha256 hex, bytes, Content-Length).
+def _stream_to(url: str, out: BinaryIO, timeout: float) -> tuple[str, int, int | None]:
+    """GET ``url`` into the open file ``out``; return (sha256 hex, bytes, Content-Length).
 
     Only network failures become :class:`DownloadFailed`; a local write error (disk
     full, permissions) propagates, since no other mirror would fix it.
@@ -99,7 +101,7 @@ def _stream_to(url: str, out_fd: int, timeout: float) -> tuple[str, int, int | N
                     break
                 digest.update(chunk)
                 received += len(chunk)
-                _write_all(out_fd, chunk)
+                out.write(chunk)
     except urllib.error.HTTPError as exc:
         raise DownloadFailed(f"HTTP {exc.code} {exc.reason}") from exc
     except urllib.error.URLError as exc:
@@ -120,32 +122,20 @@ def _stream_to(url: str, out_fd: int, timeout: float) -> tuple[str, int, int | N
     return digest.hexdigest(), received, length
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
 def download_file(url: str, dest: str | os.PathLike[str], sha256: str, *, timeout: float) -> Path:
     """Download ``url`` to ``dest`` if and only if its SHA-256 equals ``sha256``.
 
-    The body streams into a temporary file in ``dest``'s directory, which is renamed
-    to ``dest`` after the checks pass and deleted otherwise.
+    The body streams into a temporary file in ``dest``'s directory (see
+    :func:`~tinygrad_edu._atomic.atomic_write`), which is renamed to ``dest`` after
+    the checks pass and deleted otherwise.
 
     Raises:
         DownloadFailed: network error, HTTP error, short body, or checksum mismatch.
         OSError: the destination directory cannot be written.
     """
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        try:
-            digest, received, length = _stream_to(url, fd, timeout)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    with atomic_write(dest, suffix=".part") as f:
+        digest, received, length = _stream_to(url, f, timeout)
         # urllib returns b"" when a server closes early, so the short body has to be
         # caught by comparing with the announced length; the digest would catch it
         # too, but "truncated" is the more useful message.
@@ -157,13 +147,6 @@ def download_file(url: str, dest: str | os.PathLike[str], sha256: str, *, timeou
             raise DownloadFailed(
                 f"SHA-256 mismatch: expected {sha256.lower()}, got {digest} ({received} bytes)"
             )
-        os.replace(tmp_name, dest)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
     return dest
 
 

@@ -21,7 +21,6 @@ import gzip
 import io
 import os
 import struct
-import tempfile
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import IO
 
 import numpy as np
+
+from .._atomic import atomic_write
 
 __all__ = ["IDXError", "read_idx", "write_idx", "IDX_DTYPES"]
 
@@ -287,28 +288,14 @@ def write_idx(path: PathLike, array: np.ndarray | object, compress: bool | None 
     header = bytes([0, 0, code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
     payload = np.ascontiguousarray(arr, dtype=IDX_DTYPES[code]).tobytes()
 
-    directory = path.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if compress:
-                # mtime=0 and no embedded name make the bytes depend on the data only,
-                # so a checksum of a written file is reproducible.
-                with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as gz:
-                    gz.write(header)
-                    gz.write(payload)
-            else:
-                f.write(header)
-                f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        # Never leave a stray temporary next to the destination, whatever went wrong.
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_write(path) as f:
+        if compress:
+            # mtime=0 and no embedded name make the bytes depend on the data only,
+            # so a checksum of a written file is reproducible.
+            with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as gz:
+                gz.write(header)
+                gz.write(payload)
+        else:
+            f.write(header)
+            f.write(payload)
     return path
