@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import inspect
 import io
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,14 +17,18 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_edu.datasets import (
+    FASHION_MNIST,
+    MNIST,
     DatasetNotFoundError,
     IDXError,
     default_cache_dir,
+    load_dataset,
     load_fashion_mnist,
     load_mnist,
     read_idx,
     write_idx,
 )
+from tinygrad_edu.datasets import mnist as mnist_module
 
 DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
 NAMES = {
@@ -448,6 +454,32 @@ def test_env_var_root_holds_one_directory_per_dataset(
     with pytest.raises(DatasetNotFoundError) as e:
         load_mnist(download=False)
     assert str(tmp_path / "mnist") in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("loader", "spec"), [(load_mnist, MNIST), (load_fashion_mnist, FASHION_MNIST)]
+)
+def test_loaders_are_load_dataset_with_their_spec(
+    loader: Any, spec: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Same parameters, names, kinds, defaults and annotations as load_dataset after spec.
+    expected = list(inspect.signature(load_dataset).parameters.values())[1:]
+    assert list(inspect.signature(loader).parameters.values()) == expected
+    assert loader.__name__ == spec.loader
+    # Every argument reaches load_dataset, however the loader passes it on.
+    calls: list[dict[str, Any]] = []
+
+    def record(*args: Any, **kwargs: Any) -> None:
+        calls.append(inspect.signature(load_dataset).bind(*args, **kwargs).arguments)
+
+    monkeypatch.setattr(mnist_module, "load_dataset", record)
+    loader(False, False, True, data_dir="d", download=False, dtype=np.float64,
+           mirrors=["m"], timeout=2.0, checksums={"f": "0"}, verbose=False)
+    assert calls == [{
+        "spec": spec, "normalize": False, "flatten": False, "one_hot_label": True,
+        "data_dir": "d", "download": False, "dtype": np.float64, "mirrors": ["m"],
+        "timeout": 2.0, "checksums": {"f": "0"}, "verbose": False,
+    }]
 
 
 def test_data_dir_wins_over_system_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -349,19 +349,9 @@ def load_mnist(
         >>> x_train.shape, x_train.dtype, t_train[:3]  # doctest: +SKIP
         ((60000, 784), dtype('float32'), array([5, 0, 4]))
     """
-    return load_dataset(
-        MNIST,
-        normalize,
-        flatten,
-        one_hot_label,
-        data_dir=data_dir,
-        download=download,
-        dtype=dtype,
-        mirrors=mirrors,
-        timeout=timeout,
-        checksums=checksums,
-        verbose=verbose,
-    )
+    # The parameters are load_dataset's, name for name (a test keeps them in step),
+    # so they are passed on as they are: locals() holds nothing else at this point.
+    return load_dataset(MNIST, **locals())
 
 
 def load_fashion_mnist(
@@ -392,16 +382,4 @@ def load_fashion_mnist(
         >>> x_train.shape  # doctest: +SKIP
         (60000, 1, 28, 28)
     """
-    return load_dataset(
-        FASHION_MNIST,
-        normalize,
-        flatten,
-        one_hot_label,
-        data_dir=data_dir,
-        download=download,
-        dtype=dtype,
-        mirrors=mirrors,
-        timeout=timeout,
-        checksums=checksums,
-        verbose=verbose,
-    )
+    return load_dataset(FASHION_MNIST, **locals())  # as in load_mnist
