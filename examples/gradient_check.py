@@ -21,9 +21,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinygrad_edu.datasets import DatasetNotFoundError, load_fashion_mnist, load_mnist
+from tinygrad_edu.datasets.download import DATA_ENV_VAR
 from tinygrad_edu.models import TwoLayerNet
 
 LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
+# Follows the loader's message, which lists where it looked and how TINYGRAD_EDU_DATA works.
+MISSING_DATA_HINT = (
+    f"Pass --data-dir DIR (a directory with the four IDX files), or set {DATA_ENV_VAR} "
+    "as described above."
+)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -51,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         )
     except DatasetNotFoundError as exc:
         # The loader's message says where it looked and why downloading failed.
-        raise SystemExit(f"{exc}\nHere, that is: --data-dir /that/directory") from exc
+        raise SystemExit(f"{exc}\n{MISSING_DATA_HINT}") from exc
     network = TwoLayerNet(input_size=x_train.shape[1], hidden_size=args.hidden_size,
                           output_size=t_train.shape[1], rng=args.seed, dtype=np.float64)
     x_batch = x_train[:args.samples]

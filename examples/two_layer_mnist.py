@@ -22,11 +22,11 @@ Progress bars need ``tqdm`` and ``--plot`` needs ``matplotlib``; both come with
 ``pip install 'tinygrad-edu[examples]'``.
 
 Timing: the training products are small (100 x 784 by 784 x 50), so a multithreaded
-BLAS gains little on them and, on a machine whose cores are busy with other work, its
-threads can wait on each other for far longer than the product takes (a 2-core machine
-under load ran 4x slower here). ``OPENBLAS_NUM_THREADS=1`` (or ``OMP_NUM_THREADS=1``)
-in the environment avoids that; with float32, different thread counts also round sums
-differently, so the table's last digits can change with them.
+BLAS gains little on them, and on a busy machine with few cores its threads contend
+with the other work and wait on each other for far longer than a product takes. There,
+set ``OPENBLAS_NUM_THREADS=1`` (or ``OMP_NUM_THREADS=1``) in the environment. With
+float32, different thread counts also round sums differently, so the table's last
+digits can change with them.
 """
 
 from __future__ import annotations
@@ -43,9 +43,15 @@ import numpy as np
 from tinygrad_edu import optim, serialization
 from tinygrad_edu.data import DataLoader
 from tinygrad_edu.datasets import DatasetNotFoundError, load_fashion_mnist, load_mnist
+from tinygrad_edu.datasets.download import DATA_ENV_VAR
 from tinygrad_edu.models import TwoLayerNet
 
 LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
+# Follows the loader's message, which lists where it looked and how TINYGRAD_EDU_DATA works.
+MISSING_DATA_HINT = (
+    f"Pass --data-dir DIR (a directory with the four IDX files), or set {DATA_ENV_VAR} "
+    "as described above."
+)
 OPTIMIZERS = {
     "sgd": optim.SGD,
     "momentum": optim.Momentum,
@@ -226,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         )
     except DatasetNotFoundError as exc:
         # The loader's message says where it looked and why downloading failed.
-        raise SystemExit(f"{exc}\nHere, that is: --data-dir /that/directory") from exc
+        raise SystemExit(f"{exc}\n{MISSING_DATA_HINT}") from exc
     history = train(x_train, t_train, x_test, t_test, iters=args.iters,
                     batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                     hidden_size=args.hidden_size, seed=args.seed, eval_every=args.eval_every,

@@ -226,5 +226,6 @@ def test_missing_data_exits_with_the_loaders_message(example: str,
         raise DatasetNotFoundError("MNIST: 4 of 4 files not found")
 
     monkeypatch.setitem(module.LOADERS, "mnist", unavailable)
-    with pytest.raises(SystemExit, match="4 of 4 files not found\nHere, that is: --data-dir"):
+    hint = r"4 of 4 files not found\nPass --data-dir DIR \(a directory with the four IDX files\)"
+    with pytest.raises(SystemExit, match=hint + ", or set TINYGRAD_EDU_DATA"):
         module.main(["--iters", "1"] if example == "two_layer_mnist" else [])
