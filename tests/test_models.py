@@ -16,6 +16,15 @@ from tinygrad_edu.models import TwoLayerNet
 N, D, H, C = 6, 12, 7, 4
 
 
+def test_a_random_state_gives_the_books_weights() -> None:
+    # The book: W1 = 0.01 * np.random.randn(in, hidden), b1 = 0, then W2 likewise.
+    net = TwoLayerNet(D, H, C, rng=np.random.RandomState(11))
+    legacy = np.random.RandomState(11)
+    np.testing.assert_array_equal(net.params["W1"], 0.01 * legacy.randn(D, H))
+    np.testing.assert_array_equal(net.params["W2"], 0.01 * legacy.randn(H, C))
+    assert not net.params["b1"].any() and not net.params["b2"].any()
+
+
 def _batch(seed: int = 0, one_hot: bool = False) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.random((N, D))

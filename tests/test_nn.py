@@ -193,6 +193,25 @@ def test_sequential_container() -> None:
     np.testing.assert_allclose(net(x).data, expected, rtol=1e-12)
 
 
+def test_sequential_slice_keeps_the_parents_names() -> None:
+    net = nn.Sequential(nn.Linear(3, 4, rng=0), nn.ReLU(), nn.Linear(4, 2, rng=1))
+    tail = net[1:]
+    assert [name for name, _ in tail.named_children()] == ["1", "2"]
+    assert tail[0] is net[1] and tail[-1] is net[2]  # integers still index by position
+    # The slice's checkpoint names its weights as the parent's does, so one loads into
+    # the other.
+    assert list(tail.state_dict()) == ["2.weight", "2.bias"]
+    assert tail.load_state_dict(net.state_dict(), strict=False).unexpected_keys == [
+        "0.weight", "0.bias"
+    ]
+    assert repr(tail).splitlines()[1] == "  (1): ReLU()"
+    # Appending to the slice takes the next free number instead of replacing "2".
+    tail.append(nn.Sigmoid())
+    assert [name for name, _ in tail.named_children()] == ["1", "2", "3"]
+    assert len(net) == 3
+    assert list(net[:0].named_children()) == []
+
+
 # ---------------------------------------------------------------------------- state dicts
 
 
@@ -359,6 +378,23 @@ def test_dropout_masks_and_scales() -> None:
             nn.Dropout(p)
 
 
+def test_every_random_source_is_accepted_and_bad_ones_name_the_caller() -> None:
+    # A RandomState draws what the book's np.random.randn draws after np.random.seed.
+    w = init.normal_(np.empty((4, 3)), 0.01, np.random.RandomState(3))
+    np.testing.assert_array_equal(w, 0.01 * np.random.RandomState(3).randn(4, 3))
+    legacy = nn.Linear(4, 3, weight_init=0.01, rng=np.random.RandomState(3))
+    np.testing.assert_array_equal(legacy.weight.data, w)
+    assert nn.Dropout(0.5, rng=np.random.RandomState(0))(np.ones(8)).shape == (8,)
+    for make, where in [
+        (lambda rng: nn.Linear(2, 2, rng=rng), "Linear"),
+        (lambda rng: nn.Dropout(0.5, rng=rng), "Dropout"),
+        (lambda rng: init.uniform_(np.empty(2), rng=rng), "uniform_"),
+    ]:
+        for bad in (True, 1.5, "seed"):
+            with pytest.raises(TypeError, match=f"^{where}: rng must be a numpy Generator"):
+                make(bad)
+
+
 def test_dropout_gradient_uses_the_forward_mask() -> None:
     x = _x(6, 5)
     assert gradcheck(lambda t: nn.Dropout(0.4, rng=7)(t), x)  # same seed, same mask
@@ -433,6 +469,14 @@ def test_mse_loss() -> None:
     assert gradcheck(lambda t: nn.MSELoss("none")(t, target), pred)
     with pytest.raises(ValueError, match="reduction must be one of"):
         nn.MSELoss("avg")
+
+
+@pytest.mark.parametrize("loss", [nn.CrossEntropyLoss, nn.MSELoss])
+def test_loss_reduction_is_checked_when_the_loss_is_built(loss: type[nn.Module]) -> None:
+    with pytest.raises(ValueError, match=rf"^{loss.__name__}: reduction must be one of .*'avg'"):
+        loss("avg")
+    for reduction in ("mean", "sum", "none"):
+        assert loss(reduction).reduction == reduction
 
 
 # ---------------------------------------------------------------------------- init

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tinygrad_edu._random import RandomSource, as_rng
+
 __all__ = ["DataLoader"]
 
 
@@ -23,29 +25,6 @@ class IndexableDataset(Protocol):
     def __len__(self) -> int: ...
 
     def __getitem__(self, index: np.ndarray) -> Any: ...
-
-
-RandomSource = np.random.Generator | np.random.RandomState | int | None
-
-
-def _as_rng(generator: RandomSource) -> np.random.Generator | np.random.RandomState:
-    # bool is an int subclass; DataLoader(x, True) is far more likely a misplaced
-    # `shuffle` than a seed, so refuse it.
-    if isinstance(generator, bool):
-        raise TypeError(
-            "DataLoader: generator must be a numpy Generator, a RandomState or "
-            "an int seed, got bool"
-        )
-    if generator is None or isinstance(generator, (int, np.integer)):
-        return np.random.default_rng(generator)
-    # RandomState is accepted so that a seeded run of the book's script, which uses the
-    # legacy global np.random.choice, can be reproduced batch for batch.
-    if isinstance(generator, (np.random.Generator, np.random.RandomState)):
-        return generator
-    raise TypeError(
-        "DataLoader: generator must be a numpy Generator, a RandomState or an int seed, "
-        f"got {type(generator).__name__}"
-    )
 
 
 class DataLoader:
@@ -124,7 +103,9 @@ class DataLoader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.replacement = bool(replacement)
-        self._rng = _as_rng(generator)
+        # RandomState is accepted so that a seeded run of the book's script, which uses
+        # the legacy global np.random.choice, can be reproduced batch for batch.
+        self._rng = as_rng(generator, "DataLoader", "generator")
 
     @staticmethod
     def _check_arrays(dataset: tuple[Any, ...]) -> tuple[np.ndarray, ...]:

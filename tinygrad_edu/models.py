@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu._random import RandomSource, as_rng
 from tinygrad_edu.autograd import enable_grad, no_grad
 from tinygrad_edu.gradcheck import numerical_gradient
-from tinygrad_edu.nn.init import _generator
 from tinygrad_edu.nn.layers import Affine, Relu, WeightInit
 from tinygrad_edu.nn.losses import SoftmaxWithLoss
 from tinygrad_edu.nn.module import Module
@@ -56,7 +56,9 @@ class TwoLayerNet(Module):
     Args:
         weight_init_std: std of the normal initial weights (the seed's 0.01), or
             ``"he"`` / ``"xavier"``; biases start at zero.
-        rng: NumPy Generator or seed for the weights (None: fresh entropy, as the seed).
+        rng: NumPy Generator or seed for the weights (None: fresh entropy, as the seed);
+            ``np.random.RandomState(s)`` gives the weights the book's network gets after
+            ``np.random.seed(s)``.
         dtype: float64 (default, for gradient checks) or float32 (faster training).
 
     ``params[key]`` *is* the array the layers compute with: update it in place
@@ -70,11 +72,11 @@ class TwoLayerNet(Module):
         output_size: int,
         weight_init_std: WeightInit = 0.01,
         *,
-        rng: np.random.Generator | int | None = None,
+        rng: RandomSource = None,
         dtype: Any = np.float64,
     ) -> None:
         super().__init__()
-        gen = _generator(rng)
+        gen = as_rng(rng, "TwoLayerNet")
         affine1 = Affine(input_size, hidden_size, weight_init=weight_init_std, rng=gen,
                          dtype=dtype)
         affine2 = Affine(hidden_size, output_size, weight_init=weight_init_std, rng=gen,

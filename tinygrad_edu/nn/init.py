@@ -1,10 +1,10 @@
 """Weight initialisation, in place, keeping the array's dtype.
 
 Every function takes a Tensor (or ndarray) and a random source ``rng`` (a NumPy
-``Generator``, an int seed, or None for fresh entropy), overwrites the values in place
-and returns its argument. Samples are drawn in float64 and rounded to the array's dtype,
-so a float32 and a float64 network built from the same seed hold the same weights up to
-rounding.
+``Generator`` or ``RandomState``, an int seed, or None for fresh entropy), overwrites the
+values in place and returns its argument. Samples are drawn in float64 and rounded to
+the array's dtype, so a float32 and a float64 network built from the same seed hold the
+same weights up to rounding.
 
 Weights are laid out ``(in, out)`` as in the seed's ``Affine`` (``x @ W``), so
 ``fan_in = shape[0]`` and ``fan_out = shape[1]``; for N-D arrays the last axis is the
@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from tinygrad_edu._random import RandomSource, as_rng
 from tinygrad_edu.tensor import Tensor
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
 ]
 
 T = TypeVar("T", Tensor, np.ndarray)
-RandomSource = np.random.Generator | int | None
 
 
 def _array(t: Tensor | np.ndarray, where: str) -> np.ndarray:
@@ -49,14 +49,6 @@ def _array(t: Tensor | np.ndarray, where: str) -> np.ndarray:
             f"{getattr(arr, 'dtype', type(arr).__name__)}"
         )
     return arr
-
-
-def _generator(rng: RandomSource) -> np.random.Generator:
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, (int, np.integer)) and not isinstance(rng, bool)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy Generator, an int seed or None, got {type(rng).__name__}")
 
 
 def fan_in_and_fan_out(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -73,14 +65,14 @@ def fan_in_and_fan_out(shape: tuple[int, ...]) -> tuple[int, int]:
 def normal_(t: T, std: float = 1.0, rng: RandomSource = None, *, mean: float = 0.0) -> T:
     """Fill with ``mean + std * N(0, 1)`` samples: the seed's ``weight_init_std * randn``."""
     arr = _array(t, "normal_")
-    arr[...] = mean + std * _generator(rng).standard_normal(arr.shape)
+    arr[...] = mean + std * as_rng(rng, "normal_").standard_normal(arr.shape)
     return t
 
 
 def uniform_(t: T, low: float = 0.0, high: float = 1.0, rng: RandomSource = None) -> T:
     """Fill with samples uniform on [low, high)."""
     arr = _array(t, "uniform_")
-    arr[...] = _generator(rng).uniform(low, high, arr.shape)
+    arr[...] = as_rng(rng, "uniform_").uniform(low, high, arr.shape)
     return t
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import functional as F
+from tinygrad_edu._random import RandomSource, Rng, as_rng
 from tinygrad_edu.nn import init
 from tinygrad_edu.nn.module import Module, Parameter
 from tinygrad_edu.tensor import Tensor
@@ -32,9 +33,9 @@ __all__ = [
     "BatchNorm1d",
 ]
 
-WeightInit = str | float | Callable[[Tensor, np.random.Generator], Any]
+WeightInit = str | float | Callable[[Tensor, Rng], Any]
 
-_INITS: dict[str, Callable[[Tensor, np.random.Generator], Any]] = {
+_INITS: dict[str, Callable[[Tensor, Rng], Any]] = {
     "he": lambda w, rng: init.kaiming_normal_(w, rng=rng),
     "kaiming": lambda w, rng: init.kaiming_normal_(w, rng=rng),
     "relu": lambda w, rng: init.kaiming_normal_(w, rng=rng),
@@ -55,11 +56,15 @@ def _as_input(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def initialize_weight(weight: Tensor, weight_init: WeightInit, rng: Any) -> None:
+def initialize_weight(
+    weight: Tensor, weight_init: WeightInit, rng: RandomSource, where: str = "initialize_weight"
+) -> None:
     """Fill ``weight`` by ``weight_init``: a float is the std of a normal (the seed's
     ``weight_init_std``), ``"he"``/``"relu"`` is He normal, ``"xavier"``/``"sigmoid"``
-    is Glorot normal, a callable is called as ``weight_init(weight, generator)``."""
-    gen = init._generator(rng)
+    is Glorot normal, a callable is called as ``weight_init(weight, generator)`` with
+    ``rng`` as a Generator (or the RandomState it was). ``where`` names the caller in
+    errors."""
+    gen = as_rng(rng, where)
     if isinstance(weight_init, str):
         fn = _INITS.get(weight_init.lower())
         if fn is None:
@@ -85,7 +90,8 @@ class Linear(Module):
 
     ``weight_init``: ``"he"`` (default, He normal std sqrt(2/in), the choice for ReLU
     networks), ``"xavier"``, a float std, or a callable ``(weight, rng)``; biases start
-    at zero. ``rng``: a NumPy Generator or seed. ``dtype``: float64 (default) or float32.
+    at zero. ``rng``: a NumPy Generator, a RandomState or a seed. ``dtype``: float64
+    (default) or float32.
 
     >>> layer = Linear(3, 2, rng=0)
     >>> layer.weight.shape, layer.bias.shape
@@ -101,7 +107,7 @@ class Linear(Module):
         bias: bool = True,
         *,
         weight_init: WeightInit = "he",
-        rng: np.random.Generator | int | None = None,
+        rng: RandomSource = None,
         dtype: Any = np.float64,
     ) -> None:
         super().__init__()
@@ -109,7 +115,7 @@ class Linear(Module):
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.weight = Parameter(np.empty((self.in_features, self.out_features), dtype=dt))
-        initialize_weight(self.weight, weight_init, rng)
+        initialize_weight(self.weight, weight_init, rng, type(self).__name__)
         if bias:
             self.bias = Parameter(np.zeros(self.out_features, dtype=dt))
         else:
@@ -167,7 +173,9 @@ class Tanh(Module):
 class Sequential(Module):
     """Modules applied in order: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
 
-    Children are named "0", "1", ... or by the keys of an OrderedDict.
+    Children are named "0", "1", ... or by the keys of an OrderedDict. A slice
+    ``net[1:]`` is a new Sequential sharing the layers *and their names* (as in PyTorch),
+    so its ``state_dict()`` keys are the parent's, e.g. ``"1.weight"``.
 
     >>> net = Sequential(Linear(2, 3, rng=0), ReLU())
     >>> net
@@ -194,8 +202,13 @@ class Sequential(Module):
         return x
 
     def append(self, module: Module) -> Sequential:
-        """Add ``module`` at the end, named by its position."""
-        self.register_module(str(len(self._modules)), module)
+        """Add ``module`` at the end, named by its position (or, in a slice whose names
+        do not start at "0", by the next number not yet used)."""
+        name = str(len(self._modules))
+        if name in self._modules:
+            # net[1:] keeps the names "1", "2": naming by length would replace "2".
+            name = str(max(int(n) for n in self._modules if n.isdecimal()) + 1)
+        self.register_module(name, module)
         return self
 
     def __len__(self) -> int:
@@ -205,18 +218,18 @@ class Sequential(Module):
         return iter(list(self._modules.values()))
 
     def __getitem__(self, index: int | slice) -> Module:
-        modules = list(self._modules.values())
         if isinstance(index, slice):
-            return Sequential(*modules[index])  # shares the layers, as PyTorch's slice
-        return modules[index]
+            # Shares the layers and keeps their names, as PyTorch's slice does.
+            return Sequential(OrderedDict(list(self._modules.items())[index]))
+        return list(self._modules.values())[index]
 
 
 class Dropout(Module):
     """Inverted dropout: in training, zero each element with probability ``p`` and scale
     the survivors by 1 / (1 - p), so eval mode is the identity with no rescaling.
 
-    d/dx = mask / (1 - p) (the same mask as the forward). ``rng``: a NumPy Generator or
-    seed; each call draws a new mask from it.
+    d/dx = mask / (1 - p) (the same mask as the forward). ``rng``: a NumPy Generator, a
+    RandomState or a seed; each call draws a new mask from it.
 
     >>> drop = Dropout(0.5, rng=0)
     >>> drop(np.ones(6)).data
@@ -225,12 +238,12 @@ class Dropout(Module):
     array([1., 1., 1.])
     """
 
-    def __init__(self, p: float = 0.5, *, rng: np.random.Generator | int | None = None) -> None:
+    def __init__(self, p: float = 0.5, *, rng: RandomSource = None) -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = float(p)
-        self.rng = init._generator(rng)
+        self.rng = as_rng(rng, "Dropout")
 
     def forward(self, x: Any) -> Tensor:
         x = _as_input(x)
