@@ -96,6 +96,13 @@ def run_handwritten(d: dict[str, np.ndarray], iters: int, loop: str, dtype: type
 
     net = HandWrittenTwoLayerNet(784, HIDDEN, 10, dtype=dtype)
     net.params = initial_weights(dtype, seed)
+    return seed_loop(net, d, iters, extra_loss=loop == "seed", seed=seed)
+
+
+def seed_loop(net: Any, d: dict[str, np.ndarray], iters: int, extra_loss: bool,
+              seed: int) -> tuple[float, float]:
+    """The seed's loop on any network with its interface (params, gradient, loss,
+    accuracy); ``extra_loss`` keeps its loss forward pass after each update."""
     rng = np.random.default_rng(seed + 1)
     x, t = d["x_train"], d["onehot_train"]
     per_epoch = max(len(x) // BATCH, 1)
@@ -106,7 +113,7 @@ def run_handwritten(d: dict[str, np.ndarray], iters: int, loop: str, dtype: type
         grad = net.gradient(xb, tb)
         for key in ("W1", "b1", "W2", "b2"):
             net.params[key] -= LR * grad[key]
-        if loop == "seed":
+        if extra_loss:
             net.loss(xb, tb)
         if i % per_epoch == 0:
             accs = (net.accuracy(x, d["t_train"]), net.accuracy(d["x_test"], d["t_test"]))
@@ -129,20 +136,7 @@ def run_tinygrad(d: dict[str, np.ndarray], iters: int, loop: str, dtype: type,
     net = TwoLayerNet(784, HIDDEN, 10, dtype=dtype)
     for key, value in initial_weights(dtype, seed).items():
         net.params[key][...] = value
-    rng = np.random.default_rng(seed + 1)
-    x, t = d["x_train"], d["onehot_train"]
-    per_epoch = max(len(x) // BATCH, 1)
-    accs = (0.0, 0.0)
-    for i in range(iters):
-        mask = rng.choice(len(x), BATCH)
-        xb, tb = x[mask], t[mask]
-        grad = net.gradient(xb, tb)
-        for key in ("W1", "b1", "W2", "b2"):
-            net.params[key] -= LR * grad[key]
-        net.loss(xb, tb)
-        if i % per_epoch == 0:
-            accs = (net.accuracy(x, d["t_train"]), net.accuracy(d["x_test"], d["t_test"]))
-    return accs
+    return seed_loop(net, d, iters, extra_loss=True, seed=seed)
 
 
 def run_torch(d: dict[str, np.ndarray], iters: int, loop: str, dtype: type,

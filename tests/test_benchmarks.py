@@ -1,0 +1,62 @@
+"""The benchmark scripts run, and their contenders compute the same training run.
+
+Timings are never asserted; what is checked is that the hand-written NumPy network
+and tinygrad_edu (seed loop and example loop), started from the same weights on the
+same batches, end at the same accuracies.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinygrad_edu.datasets import write_idx
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _module(name: str):
+    sys.path.insert(0, str(BENCH))
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """A small learnable MNIST-format set: each class lights its own block of pixels."""
+    root = tmp_path_factory.mktemp("mnist")
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 600), ("t10k", 200)):
+        labels = rng.integers(0, 10, size=n).astype(np.uint8)
+        images = rng.integers(0, 60, size=(n, 28, 28)).astype(np.uint8)
+        for i, label in enumerate(labels):
+            images[i, 2 * label:2 * label + 3, :] = 250
+        write_idx(root / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(root / f"{prefix}-labels-idx1-ubyte", labels)
+    return root
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_contenders_reach_identical_accuracies(data_dir: Path, dtype: type) -> None:
+    bench = _module("bench_mnist")
+    d = bench.load(str(data_dir), dtype)
+    iters = 13  # two evaluations: at 0 and at 6 iterations per "epoch" of 600 / 100
+    hand = bench.run_handwritten(d, iters, "seed", dtype, seed=3)
+    ours_seed = bench.run_tinygrad(d, iters, "seed", dtype, seed=3)
+    ours_example = bench.run_tinygrad(d, iters, "example", dtype, seed=3)
+    assert hand == ours_seed == ours_example
+    assert hand[1] > 0.3  # above chance (0.1): the run learned, so the comparison means something
+
+
+def test_overhead_benchmark_runs_and_checks_its_gradient() -> None:
+    bench = _module("bench_overhead")
+    fwd, bwd = bench.chain_tinygrad(200)
+    assert fwd > 0 and bwd > 0
+    fwd, bwd = bench.depth_chain(500)  # raises if the chain's gradient is wrong
+    assert fwd > 0 and bwd > 0
