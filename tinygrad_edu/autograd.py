@@ -154,7 +154,6 @@ def _run(
     tensors that called ``retain_grad``); otherwise the gradients of ``inputs`` are
     returned and no ``.grad`` is touched.
     """
-
     if not create_graph:
         root_grads = [g.detach() for g in root_grads]
     # Positions of each requested input in the result (an input may be asked for twice).
