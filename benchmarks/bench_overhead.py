@@ -26,6 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,6 +40,12 @@ def chain_tinygrad(n: int) -> tuple[float, float]:
     x = tg.Tensor(np.ones(SHAPE), requires_grad=True)
     w = tg.Tensor(np.full(SHAPE, 1.000001), requires_grad=True)
     b = tg.Tensor(np.full(SHAPE, 1e-6), requires_grad=True)
+    return _timed_chain(x, w, b, n)
+
+
+def _timed_chain(x: Any, w: Any, b: Any, n: int) -> tuple[float, float]:
+    """Seconds for the forward and the backward of ``y = y * w + b``, n times, from x;
+    any framework whose tensors have ``*``, ``+``, ``sum()`` and ``backward()``."""
     t0 = time.perf_counter()
     y = x
     for _ in range(n):
@@ -103,15 +110,7 @@ def _one_torch_chain(torch: object, n: int) -> tuple[float, float]:
     x = torch.ones(SHAPE, dtype=torch.float64, requires_grad=True)  # type: ignore[attr-defined]
     w = torch.full(SHAPE, 1.000001, dtype=torch.float64, requires_grad=True)  # type: ignore[attr-defined]
     b = torch.full(SHAPE, 1e-6, dtype=torch.float64, requires_grad=True)  # type: ignore[attr-defined]
-    t0 = time.perf_counter()
-    y = x
-    for _ in range(n):
-        y = y * w + b
-    loss = y.sum()
-    t1 = time.perf_counter()
-    loss.backward()
-    t2 = time.perf_counter()
-    return t1 - t0, t2 - t1
+    return _timed_chain(x, w, b, n)
 
 
 def median_times(fn: Callable[[int], tuple[float, float]], n: int, repeats: int
