@@ -1,10 +1,10 @@
-"""The seed's training run, timed side by side: tinygrad_edu, hand-written NumPy, PyTorch.
+"""The book's training run, timed side by side: tinygrad_edu, hand-written NumPy, PyTorch.
 
-The run is the seed's: a 784-50-10 network, batch 100 drawn with replacement, lr 0.1,
+The run is the book's: a 784-50-10 network, batch 100 drawn with replacement, lr 0.1,
 10,000 iterations, and accuracy on the full training and test sets every epoch (17
 evaluations). It is timed for two loops:
 
-* ``seed``: the seed's loop as written, ``grad = net.gradient(x, t)``, the update
+* ``book``: the book's loop as written, ``grad = net.gradient(x, t)``, the update
   ``net.params[k] -= lr * grad[k]``, then ``net.loss(x, t)`` to record the loss
   (an extra forward pass);
 * ``example``: the idiomatic loop of ``examples/two_layer_mnist.py``.
@@ -15,7 +15,7 @@ contender in its own process keeps one's heap (torch's import alone adds about 1
 objects for Python's garbage collector to walk) and caches from slowing another.
 
 The BLAS floor is the time this machine's BLAS needs for the run's matrix products
-alone, each shape timed on its own: "as written" counts every product the seed computes
+alone, each shape timed on its own: "as written" counts every product the book's code computes
 (including the input-batch gradient and the extra loss forward), "minimum" only those
 that some result needs.
 
@@ -62,7 +62,7 @@ def load(data_dir: str, dtype: type) -> dict[str, np.ndarray]:
     x_test = read_idx(find("t10k-images-idx3-ubyte")).reshape(-1, 784)
     t_train = read_idx(find("train-labels-idx1-ubyte")).astype(np.int64)
     t_test = read_idx(find("t10k-labels-idx1-ubyte")).astype(np.int64)
-    # Converted once to the working dtype, as the seed's loader does (pixels / 255).
+    # Converted once to the working dtype, as the book's loader does (pixels / 255).
     return {
         "x_train": (x_train / 255.0).astype(dtype),
         "x_test": (x_test / 255.0).astype(dtype),
@@ -74,7 +74,7 @@ def load(data_dir: str, dtype: type) -> dict[str, np.ndarray]:
 
 
 def initial_weights(dtype: type, seed: int) -> dict[str, np.ndarray]:
-    """The seed's initialisation (0.01 * randn, zero biases), the same for every contender."""
+    """The book's initialisation (0.01 * randn, zero biases), the same for every contender."""
     rng = np.random.default_rng(seed)
     return {
         "W1": (0.01 * rng.standard_normal((784, HIDDEN))).astype(dtype),
@@ -92,16 +92,16 @@ def initial_weights(dtype: type, seed: int) -> dict[str, np.ndarray]:
 def run_handwritten(d: dict[str, np.ndarray], iters: int, loop: str, dtype: type,
                     seed: int) -> tuple[float, float]:
     sys.path.insert(0, str(HERE))
-    from seed_numpy import HandWrittenTwoLayerNet
+    from book_numpy import HandWrittenTwoLayerNet
 
     net = HandWrittenTwoLayerNet(784, HIDDEN, 10, dtype=dtype)
     net.params = initial_weights(dtype, seed)
-    return seed_loop(net, d, iters, extra_loss=loop == "seed", seed=seed)
+    return book_loop(net, d, iters, extra_loss=loop == "book", seed=seed)
 
 
-def seed_loop(net: Any, d: dict[str, np.ndarray], iters: int, extra_loss: bool,
+def book_loop(net: Any, d: dict[str, np.ndarray], iters: int, extra_loss: bool,
               seed: int) -> tuple[float, float]:
-    """The seed's loop on any network with its interface (params, gradient, loss,
+    """The book's loop on any network with its interface (params, gradient, loss,
     accuracy); ``extra_loss`` keeps its loss forward pass after each update."""
     rng = np.random.default_rng(seed + 1)
     x, t = d["x_train"], d["onehot_train"]
@@ -136,7 +136,7 @@ def run_tinygrad(d: dict[str, np.ndarray], iters: int, loop: str, dtype: type,
     net = TwoLayerNet(784, HIDDEN, 10, dtype=dtype)
     for key, value in initial_weights(dtype, seed).items():
         net.params[key][...] = value
-    return seed_loop(net, d, iters, extra_loss=True, seed=seed)
+    return book_loop(net, d, iters, extra_loss=True, seed=seed)
 
 
 def run_torch(d: dict[str, np.ndarray], iters: int, loop: str, dtype: type,
@@ -168,7 +168,7 @@ def run_torch(d: dict[str, np.ndarray], iters: int, loop: str, dtype: type,
             for v in p.values():
                 v -= LR * v.grad
                 v.grad = None
-            if loop == "seed":
+            if loop == "book":
                 torch.nn.functional.cross_entropy(predict(xb), tb).item()
         if i % per_epoch == 0:
             accs = (accuracy(x, t), accuracy(xt, tt))
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     dtypes = args.dtypes.split(",")
     loops = args.loops.split(",")
     jobs = [(impl, loop, dt) for loop in loops for dt in dtypes for impl in impls
-            if not (impl == "numpy" and loop == "example")]  # the seed loop *is* numpy's
+            if not (impl == "numpy" and loop == "example")]  # the book loop *is* numpy's
     samples: dict[tuple[str, str, str], list[dict[str, float]]] = {job: [] for job in jobs}
     for r in range(args.repeats):
         for job in jobs:  # interleaved: A B C A B C ...
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"iters": args.iters, "repeats": args.repeats, "rows": [],
                                "floors": floors}
     median = {job: statistics.median(s["seconds"] for s in samples[job]) for job in jobs}
-    print(f"\nThe seed's run: {args.iters:,} iterations, batch {BATCH}, lr {LR}; median of "
+    print(f"\nThe book's run: {args.iters:,} iterations, batch {BATCH}, lr {LR}; median of "
           f"{args.repeats} (seconds); data {args.data_dir}")
     head = (f"{'loop':<8}{'dtype':<9}{'implementation':<15}{'seconds':>8}{'/numpy':>8}"
             f"{'/torch':>8}{'train':>8}{'test':>8}{'floor%':>8}")
@@ -275,9 +275,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         job = (impl, loop, dt)
         if job not in median:
             continue
-        hand = median.get(("numpy", "seed", dt))
+        hand = median.get(("numpy", "book", dt))
         torch_t = median.get(("pytorch", loop, dt))
-        floor = floors[dt]["as written" if loop == "seed" else "minimum"]
+        floor = floors[dt]["as written" if loop == "book" else "minimum"]
         last = samples[job][-1]
         row = {"loop": loop, "dtype": dt, "impl": impl, "seconds": median[job],
                "vs_numpy": median[job] / hand if hand else None,
@@ -292,10 +292,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for dt in dtypes:
         print(f"BLAS floor {dt}: as written {floors[dt]['as written']:.2f} s, "
               f"minimum work {floors[dt]['minimum']:.2f} s")
-    seed64 = median.get(("numpy", "seed", "float64"))
+    book64 = median.get(("numpy", "book", "float64"))
     ex32 = median.get(("tinygrad_edu", "example", "float32"))
-    if seed64 and ex32:
-        print(f"example loop float32 vs the seed's float64 run: {seed64 / ex32:.2f}x faster")
+    if book64 and ex32:
+        print(f"example loop float32 vs the book's float64 run: {book64 / ex32:.2f}x faster")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return results

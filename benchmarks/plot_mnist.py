@@ -21,7 +21,7 @@ def plot(results: dict, out: Path) -> None:
 
     rows = results["rows"]
     groups = sorted({(r["loop"], r["dtype"]) for r in rows},
-                    key=lambda g: (g[0] != "seed", g[1] != "float64"))
+                    key=lambda g: (g[0] != "book", g[1] != "float64"))
     impls = [i for i in COLORS if any(r["impl"] == i for r in rows)]
     width = 0.8 / len(impls)
     fig, ax = plt.subplots(figsize=(8, 4.2))
@@ -35,14 +35,14 @@ def plot(results: dict, out: Path) -> None:
         bars = ax.bar(xs, ys, width=width, color=COLORS[impl], label=impl)
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     for g, (loop, dtype) in enumerate(groups):
-        kind = "as written" if loop == "seed" else "minimum"
+        kind = "as written" if loop == "book" else "minimum"
         floor = results["floors"][dtype][kind]
         ax.hlines(floor, g - 0.45, g + 0.45, colors="black", linestyles="dashed",
                   label="BLAS floor" if g == 0 else None)
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([f"{loop} loop\n{dtype}" for loop, dtype in groups])
     ax.set_ylabel("seconds (median)")
-    ax.set_title(f"The seed's run, {results['iters']:,} iterations (lower is better)")
+    ax.set_title(f"The book's run, {results['iters']:,} iterations (lower is better)")
     ax.legend(frameon=False, fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=110)

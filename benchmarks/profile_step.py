@@ -1,4 +1,4 @@
-"""Where a training step's time goes: the seed's loop split into phases, and cProfile.
+"""Where a training step's time goes: the book's loop split into phases, and cProfile.
 
 Prints, for tinygrad_edu's TwoLayerNet and the hand-written NumPy network side by side,
 the microseconds per iteration spent drawing the batch, in ``gradient``, in the update,
@@ -26,7 +26,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_mnist import BATCH, DEFAULT_DATA, HIDDEN, LR, load  # noqa: E402
-from seed_numpy import HandWrittenTwoLayerNet  # noqa: E402
+from book_numpy import HandWrittenTwoLayerNet  # noqa: E402
 
 from tinygrad_edu.models import TwoLayerNet  # noqa: E402
 
@@ -34,7 +34,7 @@ PHASES = ("batch", "gradient", "update", "loss", "evaluation")
 
 
 def phases(net: Any, d: dict[str, np.ndarray], iters: int) -> dict[str, float]:
-    """Microseconds per iteration in each phase of the seed's loop."""
+    """Microseconds per iteration in each phase of the book's loop."""
     rng = np.random.default_rng(1)
     x, t = d["x_train"], d["onehot_train"]
     per_epoch = max(len(x) // BATCH, 1)
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     dtype = np.float32 if args.dtype == "float32" else np.float64
     d = load(args.data_dir, dtype)
 
-    print(f"The seed's loop, {args.dtype}, us per iteration (best of 2 runs each)")
+    print(f"The book's loop, {args.dtype}, us per iteration (best of 2 runs each)")
     print(f"{'implementation':<16}" + "".join(f"{p:>12}" for p in PHASES) + f"{'total':>10}")
     for name, make in (("numpy", lambda: HandWrittenTwoLayerNet(784, HIDDEN, 10, dtype=dtype)),
                        ("tinygrad_edu", lambda: TwoLayerNet(784, HIDDEN, 10, rng=0,

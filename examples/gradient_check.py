@@ -1,15 +1,15 @@
 """Gradient check: backpropagation (autograd) against numerical differentiation.
 
-The seed's check: a 784-50-10 TwoLayerNet in float64, the first 3 training images, and
+The book's check: a 784-50-10 TwoLayerNet in float64, the first 3 training images, and
 for each parameter the mean absolute difference between the gradient from
 ``network.gradient`` (autograd) and from ``network.numerical_gradient`` (central
-differences, h = 1e-4). The seed reports differences of 1e-10 to 1e-7:
+differences, h = 1e-4). The book reports differences of 1e-10 to 1e-7:
 
     python examples/gradient_check.py
     python examples/gradient_check.py --dataset fashion-mnist
 
 Each numerical gradient needs two forward passes per weight (about 80,000 for W1), so
-this takes a few seconds; that slowness is the seed's point about why training uses
+this takes a few seconds; that slowness is the book's point about why training uses
 backpropagation.
 """
 
@@ -33,7 +33,7 @@ MISSING_DATA_HINT = (
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The command line; the defaults are the seed's setting."""
+    """The command line; the defaults are the book's setting."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", choices=sorted(LOADERS), default="mnist")
     parser.add_argument("--data-dir", default=None,

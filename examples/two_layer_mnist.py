@@ -1,6 +1,6 @@
-"""Train the seed's two-layer network (784-50-10) on MNIST or Fashion-MNIST.
+"""Train the book's two-layer network (784-50-10) on MNIST or Fashion-MNIST.
 
-The defaults are the seed's run: 10,000 iterations of plain SGD with learning rate 0.1
+The defaults are the book's run: 10,000 iterations of plain SGD with learning rate 0.1
 on mini-batches of 100 drawn with replacement (``np.random.choice(train_size, 100)``,
 here from a seeded Generator), and the accuracy on the full training and test sets
 printed every epoch (600 iterations), 17 rows in all, then the total time:
@@ -14,7 +14,7 @@ Differences from the seed, none of which changes what is learned:
 * labels are class indices instead of one-hot rows (the same loss, less work);
 * the recorded training loss is the one computed by the gradient's own forward pass
   (before the update) rather than by a second forward pass after it;
-* computation is in float32 by default (``--dtype float64`` for the seed's precision):
+* computation is in float32 by default (``--dtype float64`` for the book's precision):
   about twice as fast, and the accuracy differs from float64 only in the noise of the
   random batches, since float32 rounding (1e-7) is far below SGD's own noise.
 
@@ -63,7 +63,7 @@ DTYPES = {"float32": np.float32, "float64": np.float64}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The command line; every default is the seed's setting."""
+    """The command line; every default is the book's setting."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", choices=sorted(LOADERS), default="mnist")
     parser.add_argument("--data-dir", default=None,
@@ -157,7 +157,7 @@ def train(
     progress: bool = True,
     verbose: bool = True,
 ) -> dict[str, Any]:
-    """The seed's training loop on arrays already in the working dtype (x_train's).
+    """The book's training loop on arrays already in the working dtype (x_train's).
 
     Labels are class indices. The network's weights come from ``seed`` (or ``initial``,
     a state dict with W1 b1 W2 b2); the batches from ``sampler`` (default: the same
@@ -218,7 +218,7 @@ def train(
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Load the data, train, print the table and the total time (loading included, as
-    the seed's), save and plot if asked; returns :func:`train`'s history with ``time``
+    the book's), save and plot if asked; returns :func:`train`'s history with ``time``
     the total."""
     args = parse_args(argv)
     if args.plot:

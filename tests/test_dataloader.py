@@ -229,7 +229,7 @@ def test_object_without_len() -> None:
         DataLoader(object())  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("generator", [True, 1.5, "seed"])
+@pytest.mark.parametrize("generator", [True, 1.5, "book"])
 def test_bad_generator(generator: object) -> None:
     with pytest.raises(TypeError, match="generator must be a numpy Generator"):
         DataLoader(_dataset(3), generator=generator)  # type: ignore[arg-type]

@@ -176,7 +176,7 @@ def test_gradient_check_table(gradient_check: ModuleType, tiny_mnist: Path,
     assert [line.split(":")[0] for line in lines] == ["W1", "b1", "W2", "b2"]
     for line, (key, diff) in zip(lines, diffs.items()):
         assert line == f"{key}:{diff}"
-        assert 0 <= diff < 1e-8, key  # the seed reports 1e-10 .. 1e-7
+        assert 0 <= diff < 1e-8, key  # the book reports 1e-10 .. 1e-7
 
 
 @pytest.mark.skipif(not FASHION_DIR.is_dir(),
@@ -190,9 +190,9 @@ def test_short_fashion_mnist_run_learns(two_layer: ModuleType,
     assert len(_rows(capsys.readouterr().out)) == 3
 
 
-def test_train_is_the_seed_loop(two_layer: ModuleType,
+def test_train_is_the_book_loop(two_layer: ModuleType,
                                 capsys: pytest.CaptureFixture[str]) -> None:
-    """With SGD, the example's loop makes exactly the seed's updates on the same batches."""
+    """With SGD, the example's loop makes exactly the book's updates on the same batches."""
     rng = np.random.default_rng(0)
     x, t = rng.random((80, 12)), rng.integers(0, 3, 80)
     x_test, t_test = rng.random((20, 12)), rng.integers(0, 3, 20)
@@ -204,17 +204,17 @@ def test_train_is_the_seed_loop(two_layer: ModuleType,
     assert capsys.readouterr().out == ""
     assert history["eval_iters"] == [0, 8, 16, 24]
 
-    seed_net = TwoLayerNet(12, 6, 3)
-    seed_net.load_state_dict(initial)
+    book_net = TwoLayerNet(12, 6, 3)
+    book_net.load_state_dict(initial)
     batch_rng = np.random.default_rng(1)
     for _ in range(25):
         batch_mask = batch_rng.choice(80, 10)
-        grad = seed_net.gradient(x[batch_mask], t[batch_mask])
+        grad = book_net.gradient(x[batch_mask], t[batch_mask])
         for key in ("W1", "b1", "W2", "b2"):
-            seed_net.params[key] -= 0.2 * grad[key]
+            book_net.params[key] -= 0.2 * grad[key]
     for key, value in history["network"].params.items():
-        np.testing.assert_array_equal(value, seed_net.params[key])
-    assert history["test_acc"][-1] == seed_net.accuracy(x_test, t_test)
+        np.testing.assert_array_equal(value, book_net.params[key])
+    assert history["test_acc"][-1] == book_net.accuracy(x_test, t_test)
 
 
 @pytest.mark.parametrize("example", ["two_layer_mnist", "gradient_check"])

@@ -108,7 +108,7 @@ def test_numerical_gradient_where_eps_is_below_the_resolution_of_x(dtype: type) 
 
 
 def test_numerical_gradient_of_a_function_reading_shared_weights() -> None:
-    # The seed's style: f ignores its argument and reads the weights being perturbed.
+    # The book's style: f ignores its argument and reads the weights being perturbed.
     w = np.array([[1.0, -2.0], [0.5, 3.0]])
     x = np.array([1.5, -1.0])
     num = numerical_gradient(lambda _: float(np.sum((x @ w) ** 2)), w)

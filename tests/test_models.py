@@ -1,4 +1,4 @@
-"""TwoLayerNet: the seed's interface, its hand-derived gradients, and its params dict."""
+"""TwoLayerNet: the book's interface, its hand-derived gradients, and its params dict."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _batch(seed: int = 0, one_hot: bool = False) -> tuple[np.ndarray, np.ndarray
 
 
 def _net(seed: int = 0, dtype: type = np.float64, std: float = 0.5) -> TwoLayerNet:
-    # A larger std than the seed's 0.01 gives logits far from uniform, so a wrong
+    # A larger std than the book's 0.01 gives logits far from uniform, so a wrong
     # gradient cannot hide behind near-zero values.
     net = TwoLayerNet(D, H, C, weight_init_std=std, rng=seed, dtype=dtype)
     net.params["b1"][...] = np.linspace(-0.3, 0.3, H)
@@ -41,9 +41,9 @@ def _net(seed: int = 0, dtype: type = np.float64, std: float = 0.5) -> TwoLayerN
     return net
 
 
-def seed_backprop(params: dict[str, np.ndarray], x: np.ndarray,
+def book_backprop(params: dict[str, np.ndarray], x: np.ndarray,
                   t: np.ndarray) -> dict[str, np.ndarray]:
-    """The seed's hand-written layers, forward then backward, in plain NumPy."""
+    """The book's hand-written layers, forward then backward, in plain NumPy."""
     if t.ndim == 1:
         t = np.eye(params["W2"].shape[1])[t]
     # Affine1 -> Relu1 -> Affine2
@@ -69,7 +69,7 @@ def seed_backprop(params: dict[str, np.ndarray], x: np.ndarray,
 def test_autograd_gradient_equals_the_seeds_hand_derived_formulas(one_hot: bool) -> None:
     net = _net()
     x, t = _batch(one_hot=one_hot)
-    expected = seed_backprop(net.params, x, t)
+    expected = book_backprop(net.params, x, t)
     grads = net.gradient(x, t)
     assert list(grads) == ["W1", "b1", "W2", "b2"]
     for key in grads:
@@ -99,7 +99,7 @@ def test_params_are_the_arrays_in_use() -> None:
     assert isinstance(net.lastLayer, nn.SoftmaxWithLoss)
 
 
-def test_the_seed_loop_updates_the_weights_used() -> None:
+def test_the_book_loop_updates_the_weights_used() -> None:
     net = _net(std=0.1)
     x, t = _batch(one_hot=True)
     learning_rate = 0.5
@@ -187,7 +187,7 @@ def test_float32_network_computes_in_float32() -> None:
     assert net.predict(x).dtype == np.float32
     grads = net.gradient(x, t)
     assert all(g.dtype == np.float32 for g in grads.values())
-    expected = seed_backprop({k: v.astype(np.float64) for k, v in net.params.items()},
+    expected = book_backprop({k: v.astype(np.float64) for k, v in net.params.items()},
                              x.astype(np.float64), t)
     for key in grads:
         np.testing.assert_allclose(grads[key], expected[key], rtol=1e-4, atol=1e-6)
@@ -231,7 +231,7 @@ def test_copies_keep_params_shared_with_the_layers() -> None:
     for clone in (copy.deepcopy(net), pickle.loads(pickle.dumps(net))):
         assert clone.params["W1"] is clone.W1.data is clone.layers["Affine1"].weight.data
         assert clone.params["W1"] is not net.params["W1"]
-        clone.params["W1"] -= 1.0  # the seed's update on the clone leaves the original
+        clone.params["W1"] -= 1.0  # the book's update on the clone leaves the original
         assert not np.array_equal(clone.params["W1"], net.params["W1"])
         x, _ = _batch()
         assert not np.allclose(clone.predict(x).data, net.predict(x).data)

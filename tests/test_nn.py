@@ -27,7 +27,7 @@ def check_module_gradients(
 ) -> None:
     """Autograd against central differences for ``module``'s inputs and parameters.
 
-    Inputs go through :func:`gradcheck`. Parameters are checked the seed's way: each
+    Inputs go through :func:`gradcheck`. Parameters are checked the book's way: each
     weight is perturbed in place (the module reads it) and the weighted output
     ``sum(out * v)`` re-evaluated, v a random upstream gradient.
     """
@@ -79,7 +79,7 @@ def test_parameter_shares_memory_and_requires_grad() -> None:
     p = nn.Parameter(arr)
     assert p.requires_grad and p.is_leaf
     arr[0] = 7.0
-    assert p.data[0] == 7.0  # the same array, as the seed's params dict needs
+    assert p.data[0] == 7.0  # the same array, as the book's params dict needs
     assert repr(p).startswith("Parameter([7. 1. 2.]")
     with pytest.raises(TypeError, match="floating-point"):
         nn.Parameter(np.arange(3))
@@ -325,11 +325,11 @@ def test_linear_rejects_integer_dtype_and_unknown_init() -> None:
 
 
 def test_linear_weight_init_choices() -> None:
-    seed_style = nn.Linear(300, 200, weight_init=0.01, rng=3)
+    book_style = nn.Linear(300, 200, weight_init=0.01, rng=3)
     np.testing.assert_array_equal(
-        seed_style.weight.data, 0.01 * np.random.default_rng(3).standard_normal((300, 200))
+        book_style.weight.data, 0.01 * np.random.default_rng(3).standard_normal((300, 200))
     )
-    assert not seed_style.bias.data.any()
+    assert not book_style.bias.data.any()
     he = nn.Linear(300, 200, rng=0)
     assert abs(he.weight.data.std() - math.sqrt(2 / 300)) < 0.02 * math.sqrt(2 / 300)
     xavier = nn.Linear(300, 200, weight_init="xavier", rng=0)
@@ -390,7 +390,7 @@ def test_every_random_source_is_accepted_and_bad_ones_name_the_caller() -> None:
         (lambda rng: nn.Dropout(0.5, rng=rng), "Dropout"),
         (lambda rng: init.uniform_(np.empty(2), rng=rng), "uniform_"),
     ]:
-        for bad in (True, 1.5, "seed"):
+        for bad in (True, 1.5, "book"):
             with pytest.raises(TypeError, match=f"^{where}: rng must be a numpy Generator"):
                 make(bad)
 
@@ -529,7 +529,7 @@ def test_zeros_ones_and_errors() -> None:
     with pytest.raises(TypeError, match="floating-point"):
         init.zeros_(np.zeros(3, dtype=np.int64))
     with pytest.raises(TypeError, match="rng must be"):
-        init.normal_(np.zeros(3), rng="seed")  # type: ignore[arg-type]
+        init.normal_(np.zeros(3), rng="book")  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------- learning

@@ -303,7 +303,7 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 
 def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> Tensor:
-    """x @ weight + bias in one node (the seed's Affine, weight of shape (in, out)).
+    """x @ weight + bias in one node (the book's Affine, weight of shape (in, out)).
 
     Shapes: (N, in) @ (in, out) + (out,) -> (N, out). d/dx = g @ W^T, d/dW = x^T @ g,
     d/db = g summed over N. No gradient is computed for an input that needs none (an
@@ -899,7 +899,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean") -> Tensor:
-    """Softmax cross-entropy from logits, in one stable node (the seed's SoftmaxWithLoss).
+    """Softmax cross-entropy from logits, in one stable node (the book's SoftmaxWithLoss).
 
     Shapes: logits (N, C) (or (C,)); target either class indices (N,) of an integer
     dtype, or one-hot / probability rows (N, C). loss = -sum(t * log_softmax(logits)),

@@ -1,7 +1,7 @@
 """Gradient checking: compare autograd with finite differences.
 
 * :func:`numerical_gradient` -- central differences of a scalar function, one element
-  at a time (the seed's method), restoring every element exactly.
+  at a time (the book's method), restoring every element exactly.
 * :func:`gradcheck` -- autograd against finite differences for every input that
   requires grad, under a random upstream gradient (a gradient checked only against
   ``ones`` can hide a transposed or mis-summed backward).
@@ -50,7 +50,7 @@ def numerical_gradient(
 
     ``x`` (an ndarray or a Tensor) is perturbed in place one element at a time and
     ``f(x)`` is evaluated, so ``f`` may ignore its argument and read shared weights
-    (the seed's ``lambda W: net.loss(x, t)``). Each element is restored bit for bit.
+    (the book's ``lambda W: net.loss(x, t)``). Each element is restored bit for bit.
     The step actually taken is measured after rounding to x's dtype, so float32 inputs
     still give a consistent quotient. df/dx_i ~= (f(x + h e_i) - f(x - h e_i)) / 2h.
 

@@ -1,6 +1,6 @@
-"""TwoLayerNet: the seed's two-layer network, with gradients from autograd.
+"""TwoLayerNet: the book's two-layer network, with gradients from autograd.
 
-The interface is the seed's (chapter 5 of *Deep Learning from Scratch*): ``params``
+The interface is the book's (chapter 5 of *Deep Learning from Scratch*): ``params``
 (``W1 b1 W2 b2``), ``layers`` (``Affine1 -> Relu1 -> Affine2``), ``lastLayer``
 (``SoftmaxWithLoss``), ``predict``, ``loss``, ``accuracy``, ``gradient`` and
 ``numerical_gradient``. The difference is that no layer has a hand-written backward:
@@ -14,7 +14,7 @@ It is also an :class:`~tinygrad_edu.nn.Module` whose parameters are exactly the 
 >>> net = TwoLayerNet(4, 5, 3, rng=0)
 >>> x, t = np.ones((2, 4)), np.array([0, 2])
 >>> grad = net.gradient(x, t)
->>> for key in ("W1", "b1", "W2", "b2"):        # the seed's loop
+>>> for key in ("W1", "b1", "W2", "b2"):        # the book's loop
 ...     net.params[key] -= 0.1 * grad[key]
 >>> opt = SGD(net.parameters(), lr=0.1)          # or an optimizer
 >>> [name for name, _ in net.named_parameters()]
@@ -47,22 +47,22 @@ EVAL_CHUNK = 2000
 
 
 class TwoLayerNet(Module):
-    """input -> Affine1 -> Relu1 -> Affine2 -> SoftmaxWithLoss (the seed's network).
+    """input -> Affine1 -> Relu1 -> Affine2 -> SoftmaxWithLoss (the book's network).
 
     Shapes: x (N, input_size) (or (N, ...) flattened by Affine), t indices (N,) or
     one-hot (N, output_size); W1 (input_size, hidden_size), b1 (hidden_size,),
     W2 (hidden_size, output_size), b2 (output_size,).
 
     Args:
-        weight_init_std: std of the normal initial weights (the seed's 0.01), or
+        weight_init_std: std of the normal initial weights (the book's 0.01), or
             ``"he"`` / ``"xavier"``; biases start at zero.
-        rng: NumPy Generator or seed for the weights (None: fresh entropy, as the seed);
+        rng: NumPy Generator or seed for the weights (None: fresh entropy, as in the book);
             ``np.random.RandomState(s)`` gives the weights the book's network gets after
             ``np.random.seed(s)``.
         dtype: float64 (default, for gradient checks) or float32 (faster training).
 
     ``params[key]`` *is* the array the layers compute with: update it in place
-    (``-=``), as the seed's loop does; rebinding ``params[key] = new`` detaches it.
+    (``-=``), as the book's loop does; rebinding ``params[key] = new`` detaches it.
     """
 
     def __init__(
@@ -81,7 +81,7 @@ class TwoLayerNet(Module):
                          dtype=dtype)
         affine2 = Affine(hidden_size, output_size, weight_init=weight_init_std, rng=gen,
                          dtype=dtype)
-        # The network owns the weights under the seed's names; the layers share them.
+        # The network owns the weights under the book's names; the layers share them.
         self.W1, self.b1 = affine1.weight, affine1.bias
         self.W2, self.b2 = affine2.weight, affine2.bias
         self.params: dict[str, np.ndarray] = {
@@ -140,7 +140,7 @@ class TwoLayerNet(Module):
         return grads
 
     def numerical_gradient(self, x: Any, t: Any, h: float = 1e-4) -> dict[str, np.ndarray]:
-        """The same gradients by central differences with the seed's h = 1e-4: each
+        """The same gradients by central differences with the book's h = 1e-4: each
         weight is nudged in place in ``params`` and the loss re-evaluated (slow: two
         forward passes per weight; for checking ``gradient`` on a few samples)."""
         def loss_w(_: Any) -> float:

@@ -6,7 +6,7 @@ values in place and returns its argument. Samples are drawn in float64 and round
 the array's dtype, so a float32 and a float64 network built from the same seed hold the
 same weights up to rounding.
 
-Weights are laid out ``(in, out)`` as in the seed's ``Affine`` (``x @ W``), so
+Weights are laid out ``(in, out)`` as in the book's ``Affine`` (``x @ W``), so
 ``fan_in = shape[0]`` and ``fan_out = shape[1]``; for N-D arrays the last axis is the
 output and the others multiply into ``fan_in``.
 
@@ -63,7 +63,7 @@ def fan_in_and_fan_out(shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 def normal_(t: T, std: float = 1.0, rng: RandomSource = None, *, mean: float = 0.0) -> T:
-    """Fill with ``mean + std * N(0, 1)`` samples: the seed's ``weight_init_std * randn``."""
+    """Fill with ``mean + std * N(0, 1)`` samples: the book's ``weight_init_std * randn``."""
     arr = _array(t, "normal_")
     arr[...] = mean + std * as_rng(rng, "normal_").standard_normal(arr.shape)
     return t
@@ -77,7 +77,7 @@ def uniform_(t: T, low: float = 0.0, high: float = 1.0, rng: RandomSource = None
 
 
 def zeros_(t: T) -> T:
-    """Fill with zeros (the seed's biases)."""
+    """Fill with zeros (the book's biases)."""
     _array(t, "zeros_")[...] = 0
     return t
 

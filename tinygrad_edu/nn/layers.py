@@ -1,4 +1,4 @@
-"""Layers: Linear (the seed's Affine), activations, Sequential, Dropout, BatchNorm1d.
+"""Layers: Linear (the book's Affine), activations, Sequential, Dropout, BatchNorm1d.
 
 Each layer's forward is built from :mod:`tinygrad_edu.functional` ops, so its backward
 comes from autograd; the derivatives in the docstrings are what those ops compute.
@@ -59,7 +59,7 @@ def _as_input(x: Any) -> Tensor:
 def initialize_weight(
     weight: Tensor, weight_init: WeightInit, rng: RandomSource, where: str = "initialize_weight"
 ) -> None:
-    """Fill ``weight`` by ``weight_init``: a float is the std of a normal (the seed's
+    """Fill ``weight`` by ``weight_init``: a float is the std of a normal (the book's
     ``weight_init_std``), ``"he"``/``"relu"`` is He normal, ``"xavier"``/``"sigmoid"``
     is Glorot normal, a callable is called as ``weight_init(weight, generator)`` with
     ``rng`` as a Generator (or the RandomState it was). ``where`` names the caller in
@@ -82,7 +82,7 @@ def initialize_weight(
 
 
 class Linear(Module):
-    """y = x @ W + b with W of shape (in_features, out_features), as the seed's Affine.
+    """y = x @ W + b with W of shape (in_features, out_features), as the book's Affine.
 
     Shapes: (N, in) -> (N, out) (more leading axes broadcast). dy/dx: g @ W^T,
     dW = x^T @ g, db = g summed over N; computed by the fused ``functional.linear``,
@@ -130,7 +130,7 @@ class Linear(Module):
 
 
 class Affine(Linear):
-    """The seed's Affine: :class:`Linear` that first flattens its input to (N, -1).
+    """The book's Affine: :class:`Linear` that first flattens its input to (N, -1).
 
     Shapes: (N, d1, d2, ...) -> (N, out) with in_features = d1 * d2 * ...; the gradient
     of x comes back in x's original shape (the reshape's backward undoes it).
@@ -147,13 +147,13 @@ class Affine(Linear):
 
 
 class ReLU(Module):
-    """max(x, 0) elementwise. d/dx = 1 where x > 0 else 0 (the seed's mask of x <= 0)."""
+    """max(x, 0) elementwise. d/dx = 1 where x > 0 else 0 (the book's mask of x <= 0)."""
 
     def forward(self, x: Any) -> Tensor:
         return F.relu(x)
 
 
-Relu = ReLU  # the seed's name
+Relu = ReLU  # the book's name
 
 
 class Sigmoid(Module):

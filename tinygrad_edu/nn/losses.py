@@ -21,12 +21,12 @@ def _check_reduction(reduction: str, where: str) -> str:
 
 
 class CrossEntropyLoss(Module):
-    """Softmax followed by cross-entropy, in one stable node (the seed's SoftmaxWithLoss).
+    """Softmax followed by cross-entropy, in one stable node (the book's SoftmaxWithLoss).
 
     ``loss(logits, target)``: logits (N, C); target class indices (N,) of an integer dtype
     or one-hot rows (N, C). loss = -mean_N sum_C t * log softmax(logits).
-    d/dlogits = (softmax(logits) - t) / N, the seed's ``(y - t) / batch_size``.
-    Unlike the seed's ``cross_entropy_error`` no 1e-7 is added inside the log: the
+    d/dlogits = (softmax(logits) - t) / N, the book's ``(y - t) / batch_size``.
+    Unlike the book's ``cross_entropy_error`` no 1e-7 is added inside the log: the
     log-softmax is computed directly, so it cannot overflow or take log(0).
 
     >>> import numpy as np
@@ -46,7 +46,7 @@ class CrossEntropyLoss(Module):
         return "" if self.reduction == "mean" else f"reduction={self.reduction!r}"
 
 
-SoftmaxWithLoss = CrossEntropyLoss  # the seed's name
+SoftmaxWithLoss = CrossEntropyLoss  # the book's name
 
 
 class MSELoss(Module):

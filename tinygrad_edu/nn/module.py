@@ -25,7 +25,7 @@ class Parameter(Tensor):
 
     ``Parameter(data, requires_grad=True, dtype=None)`` wraps ``np.asarray(data, dtype)``
     without a copy, like :class:`Tensor`: an ndarray of the right dtype is shared, so
-    updating ``p.data`` in place updates that array (the seed's ``params`` dict relies
+    updating ``p.data`` in place updates that array (the book's ``params`` dict relies
     on it).
 
     >>> p = Parameter(np.zeros(2))

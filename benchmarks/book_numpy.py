@@ -1,8 +1,8 @@
-"""The seed's two-layer network written by hand in NumPy: the reference for the benchmarks.
+"""The book's two-layer network written by hand in NumPy: the reference for the benchmarks.
 
 Affine -> ReLU -> Affine -> softmax-with-loss, with the backward pass derived by hand,
-exactly the work the seed does per step (including the gradient of the input batch,
-which the seed's Affine computes and nothing uses). Nothing here imports tinygrad_edu.
+exactly the work the book's code does per step (including the gradient of the input batch,
+which the book's Affine computes and nothing uses). Nothing here imports tinygrad_edu.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 
 
 class HandWrittenTwoLayerNet:
-    """784-50-10 network with hand-derived gradients (the seed's math)."""
+    """784-50-10 network with hand-derived gradients (the book's math)."""
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int,
                  weight_init_std: float = 0.01, rng: np.random.Generator | None = None,
@@ -37,7 +37,7 @@ class HandWrittenTwoLayerNet:
     def loss(self, x: np.ndarray, t: np.ndarray) -> float:
         y = self._softmax(self.predict(x))
         n = x.shape[0]
-        # The seed's cross-entropy: one-hot rows, 1e-7 inside the log.
+        # The book's cross-entropy: one-hot rows, 1e-7 inside the log.
         return float(-np.sum(np.log(y[np.arange(n), t.argmax(axis=1)] + 1e-7)) / n)
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
@@ -58,5 +58,5 @@ class HandWrittenTwoLayerNet:
         dh[mask] = 0                             # ReLU backward
         grads["W1"] = x.T @ dh                   # Affine1 backward
         grads["b1"] = dh.sum(axis=0)
-        _dx = dh @ p["W1"].T                     # the input gradient the seed computes anyway
+        _dx = dh @ p["W1"].T                     # the input gradient the book's code computes anyway
         return grads
