@@ -58,5 +58,5 @@ class HandWrittenTwoLayerNet:
         dh[mask] = 0                             # ReLU backward
         grads["W1"] = x.T @ dh                   # Affine1 backward
         grads["b1"] = dh.sum(axis=0)
-        _dx = dh @ p["W1"].T                     # the input gradient the book's code computes anyway
+        _dx = dh @ p["W1"].T                     # the input gradient the book computes anyway
         return grads

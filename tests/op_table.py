@@ -39,7 +39,11 @@ from tinygrad_edu.testing import (
 )
 
 # Names in functional.__all__ that are helpers, not ops with their own entry.
-EXCLUDED = frozenset({"unbroadcast"})
+HELPERS = frozenset({"unbroadcast", "REDUCTIONS", "check_reduction"})
+# Functions that record no graph (comparisons, arg-reductions): tested against NumPy in
+# test_tensor.py, and never differentiable.
+NO_GRAPH = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin"})
+EXCLUDED = HELPERS | NO_GRAPH
 
 # Aliases: the same op under PyTorch's name; the entry is the primary's, called by alias.
 ALIASES = {"cat": "concatenate", "expand": "broadcast_to"}

@@ -10,7 +10,7 @@ import pytest
 
 import tinygrad_edu as tg
 import tinygrad_edu.functional as F
-from tinygrad_edu import GradcheckError, Tensor
+from tinygrad_edu import GradcheckError, Tensor, make_op
 
 # ---------------------------------------------------------------------------- shapes
 
@@ -215,7 +215,7 @@ def _wrong_sin(x: Tensor) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor]:
         return (g * Tensor(1.1 * np.cos(x.data)),)
 
-    return Tensor._make(np.sin(x.data), (x,), backward, "wrong_sin")
+    return make_op(np.sin(x.data), (x,), backward, "wrong_sin")
 
 
 def test_gradcheck_error_names_input_errors_and_index() -> None:

@@ -11,7 +11,14 @@ import pytest
 from hypothesis import given
 
 import tinygrad_edu as tg
-from tinygrad_edu import GradcheckError, Tensor, gradcheck, gradgradcheck, numerical_gradient
+from tinygrad_edu import (
+    GradcheckError,
+    Tensor,
+    gradcheck,
+    gradgradcheck,
+    make_op,
+    numerical_gradient,
+)
 from tinygrad_edu.testing import arrays, finite_floats
 
 # ---------------------------------------------------------------------------- custom ops
@@ -23,7 +30,7 @@ def _reverse(x: Tensor, correct: bool) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor]:
         return (g[::-1] if correct else g,)
 
-    return Tensor._make(x.data[::-1].copy(), (x,), backward, "reverse")
+    return make_op(x.data[::-1].copy(), (x,), backward, "reverse")
 
 
 def _scaled_sin(x: Tensor, factor: float) -> Tensor:
@@ -31,7 +38,7 @@ def _scaled_sin(x: Tensor, factor: float) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor]:
         return (g * Tensor(factor * np.cos(x.data)),)
 
-    return Tensor._make(np.sin(x.data), (x,), backward, "scaled_sin")
+    return make_op(np.sin(x.data), (x,), backward, "scaled_sin")
 
 
 def _cube(x: Tensor, differentiable_backward: bool) -> Tensor:
@@ -42,7 +49,7 @@ def _cube(x: Tensor, differentiable_backward: bool) -> Tensor:
             return (g * (x * x) * 3.0,)
         return (g * Tensor(3.0 * x.data ** 2),)
 
-    return Tensor._make(x.data ** 3, (x,), backward, "cube")
+    return make_op(x.data ** 3, (x,), backward, "cube")
 
 
 # ---------------------------------------------------------------------------- numerical_gradient
@@ -185,10 +192,10 @@ def test_gradcheck_warns_on_float32_inputs() -> None:
 
 def test_a_gradient_of_the_wrong_shape_is_an_error_and_a_wrong_dtype_is_cast() -> None:
     def bad_shape(x: Tensor) -> Tensor:
-        return Tensor._make(x.data.sum(keepdims=True), (x,), lambda g: (g,), "bad_shape")
+        return make_op(x.data.sum(keepdims=True), (x,), lambda g: (g,), "bad_shape")
 
     def float32_grad(x: Tensor) -> Tensor:
-        return Tensor._make(x.data * 1.0, (x,), lambda g: (g.astype(np.float32),), "f32")
+        return make_op(x.data * 1.0, (x,), lambda g: (g.astype(np.float32),), "f32")
 
     x = Tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match=r"backward of 'bad_shape' returned a gradient of "
@@ -224,7 +231,7 @@ def test_projection_mode_catches_an_error_in_one_entry_for_almost_every_seed() -
             scale[2] = 1.5
             return (g * Tensor(2.0 * x.data * scale),)
 
-        return Tensor._make(x.data ** 2, (x,), backward, "one_wrong")
+        return make_op(x.data ** 2, (x,), backward, "one_wrong")
 
     x = Tensor(np.linspace(0.5, 2.0, 5), requires_grad=True)
     caught = sum(

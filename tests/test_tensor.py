@@ -269,7 +269,7 @@ def test_make_op_records_a_user_op_and_validates_its_arguments() -> None:
 
     x = tg.Tensor([1.0, 2.0], requires_grad=True)
     y = tg.make_op(x.data * 3, (x,), lambda g: (g * 3,), "triple")
-    assert y._op == "triple" and y.requires_grad and not y.is_leaf
+    assert y.op == "triple" and y.requires_grad and not y.is_leaf
     (y * y).sum().backward()
     np.testing.assert_allclose(x.grad.data, 18 * x.data)
     with tg.no_grad():

@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from tinygrad_edu import functional
+from tinygrad_edu import functional, tensor_methods
 from tinygrad_edu.autograd import (
     GraphFreedError,
     backward,
@@ -23,20 +23,23 @@ from tinygrad_edu.autograd import (
     no_grad,
     set_grad_enabled,
 )
-from tinygrad_edu.gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_gradient
-from tinygrad_edu.tensor import (
-    Tensor,
+from tinygrad_edu.autograd import engine as _engine
+from tinygrad_edu.factories import (
     arange,
     full,
-    make_op,
     ones,
     ones_like,
     rand,
     randn,
-    tensor,
     zeros,
     zeros_like,
 )
+from tinygrad_edu.gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_gradient
+from tinygrad_edu.tensor import Tensor, make_op, tensor
+
+# The package's one late binding: Tensor's methods call the ops and the engine, which
+# import Tensor, so they are handed over here, after everything is defined.
+tensor_methods.attach(functional, _engine)
 
 __version__ = "0.1.0"
 
@@ -46,11 +49,11 @@ __all__ = [
     "grad", "make_op", "GraphFreedError", "functional", "gradcheck", "gradgradcheck",
     "numerical_gradient", "GradcheckError", "nn", "optim", "datasets", "data", "models",
     "serialization",
-    "testing", "viz",
 ]
 
 # Submodules that pull in more than NumPy (or are simply larger) load on first use, so
-# `import tinygrad_edu` stays light.
+# `import tinygrad_edu` stays light. `testing` (Hypothesis) and `viz` are reachable as
+# attributes but stay out of `__all__`, so `from tinygrad_edu import *` needs NumPy only.
 _LAZY = {"nn", "optim", "datasets", "data", "models", "serialization", "testing", "viz"}
 
 

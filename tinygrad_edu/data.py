@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tinygrad_edu._random import RandomSource, as_rng
+from tinygrad_edu.random import RandomSource, as_rng
 
 __all__ = ["DataLoader"]
 

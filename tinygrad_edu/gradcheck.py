@@ -157,6 +157,7 @@ def gradcheck(
             grad_outputs=[Tensor(weights[k].astype(outputs[k].dtype)) for k in live],
             allow_unused=True,
         )
+        analytic = _zeros_for_unused(analytic, [tensors[i] for i in diff])
     else:
         analytic = tuple(Tensor(np.zeros_like(tensors[i].data)) for i in diff)
 
@@ -272,8 +273,17 @@ def gradgradcheck(
         live = [k for k, o in enumerate(outs) if o.requires_grad]
         if not live:
             return tuple(Tensor(np.zeros_like(xs[i].data)) for i in diff)
-        return grad([outs[k] for k in live], [xs[i] for i in diff],
-                    grad_outputs=[v[k] for k in live], create_graph=True, allow_unused=True)
+        grads = grad([outs[k] for k in live], [xs[i] for i in diff],
+                     grad_outputs=[v[k] for k in live], create_graph=True, allow_unused=True)
+        return _zeros_for_unused(grads, [xs[i] for i in diff])
 
     return gradcheck(first_derivative, *tensors, *vs, eps=eps, atol=atol, rtol=rtol, seed=seed,
                      mode=mode, raise_exception=raise_exception)
+
+
+def _zeros_for_unused(grads: Sequence[Tensor | None], inputs: Sequence[Tensor]
+                      ) -> tuple[Tensor, ...]:
+    """``grad(..., allow_unused=True)`` gives None for an input the outputs ignore: its
+    derivative is zero there."""
+    return tuple(Tensor(np.zeros_like(x.data)) if g is None else g
+                 for g, x in zip(grads, inputs))

@@ -30,12 +30,12 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu._random import RandomSource, as_rng
 from tinygrad_edu.autograd import enable_grad, no_grad
 from tinygrad_edu.gradcheck import numerical_gradient
 from tinygrad_edu.nn.layers import Affine, Relu, WeightInit
 from tinygrad_edu.nn.losses import SoftmaxWithLoss
 from tinygrad_edu.nn.module import Module
+from tinygrad_edu.random import RandomSource, as_rng
 from tinygrad_edu.tensor import Tensor
 
 __all__ = ["TwoLayerNet"]

@@ -54,7 +54,7 @@ def to_dot(roots: Tensor | Sequence[Tensor], names: Mapping[str, Tensor] | None 
             ids[key] = f"t{len(ids)}"
             if key in root_ids:
                 color = "#ffe6cc"  # outputs
-            elif t._op is None and t.requires_grad:
+            elif t.op is None and t.requires_grad:
                 color = "#dae8fc"  # leaves that receive a gradient
             else:
                 color = "#f5f5f5"
@@ -68,15 +68,15 @@ def to_dot(roots: Tensor | Sequence[Tensor], names: Mapping[str, Tensor] | None 
         tensor_node(r)
     while stack:
         t = stack.pop()
-        if id(t) in seen or t._op is None:
+        if id(t) in seen or t.op is None:
             continue
         seen.add(id(t))
         out_name = tensor_node(t)
         op_name = f"op{len(seen)}"
-        freed = "" if t._backward is not None else " (freed)"
-        lines.append(f'  {op_name} [label="{t._op}{freed}", shape=ellipse];')
+        freed = "" if t.backward_fn is not None else " (freed)"
+        lines.append(f'  {op_name} [label="{t.op}{freed}", shape=ellipse];')
         lines.append(f"  {op_name} -> {out_name};")
-        for p in t._parents:
+        for p in t.parents:
             lines.append(f"  {tensor_node(p)} -> {op_name};")
             stack.append(p)
     lines.append("}")

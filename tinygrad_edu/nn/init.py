@@ -23,7 +23,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from tinygrad_edu._random import RandomSource, as_rng
+from tinygrad_edu.random import RandomSource, as_rng
 from tinygrad_edu.tensor import Tensor
 
 __all__ = [

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import functional as F
-from tinygrad_edu._random import RandomSource, Rng, as_rng
 from tinygrad_edu.nn import init
 from tinygrad_edu.nn.module import Module, Parameter
+from tinygrad_edu.random import RandomSource, Rng, as_rng
 from tinygrad_edu.tensor import Tensor
 
 __all__ = [

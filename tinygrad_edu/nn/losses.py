@@ -15,8 +15,7 @@ def _check_reduction(reduction: str, where: str) -> str:
     # The functional losses check `reduction` on every call; checking it here too makes
     # a typo fail where the loss is built, not at its first call, which in a training
     # script comes only after the data has been loaded. The valid values are theirs.
-    if reduction not in F._REDUCTIONS:
-        raise ValueError(f"{where}: reduction must be one of {F._REDUCTIONS}, got {reduction!r}")
+    F.check_reduction(reduction, where)
     return reduction
 
 

@@ -1,0 +1,109 @@
+"""What every op needs and no op owns: argument conversion, axis checks, error texts,
+and the two recording helpers.
+
+* :func:`broadcast_forward` runs a binary forward and turns NumPy's broadcast error
+  into one that names the op and the shapes.
+* :func:`record_using_output` records an op whose backward needs the op's own result
+  (``exp``, ``tanh``, ``softmax`` ...). The closure may not hold that result strongly:
+  the result holds the closure, so that would be a reference cycle keeping the whole
+  graph alive until the garbage collector runs. The helper holds it weakly and hands it
+  to the backward as a second argument.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.tensor import ArrayLike, Tensor, record, wrap
+
+__all__ = [
+    "as_tensor", "pair", "broadcast_error", "broadcast_forward", "normalize_axes",
+    "keepdims_shape", "record_using_output",
+]
+
+
+def as_tensor(x: ArrayLike, like: Tensor | None = None) -> Tensor:
+    """``x`` as a Tensor. A Python scalar takes the dtype of ``like`` where NumPy's rules
+    allow (``float32 * 2.0`` stays float32), since a 0-d float64 array would upcast."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and type(x) in (float, int, bool):
+        kind = like.data.dtype.kind
+        # Fast path for the common cases; np.result_type applies NumPy's full rules.
+        if kind == "f" or (kind in "iu" and type(x) is int):
+            dtype = like.data.dtype
+        else:
+            dtype = np.result_type(like.data, x)
+        return wrap(np.array(x, dtype=dtype))
+    return wrap(np.asarray(x))
+
+
+def pair(a: ArrayLike, b: ArrayLike) -> tuple[Tensor, Tensor]:
+    """Both operands of a binary op as Tensors (a scalar takes the other's dtype)."""
+    # isinstance, not type(): a Parameter is a Tensor too.
+    if isinstance(a, Tensor):
+        return a, (b if isinstance(b, Tensor) else as_tensor(b, a))
+    b = as_tensor(b)
+    return as_tensor(a, b), b
+
+
+def broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
+    return ValueError(
+        f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together "
+        "(trailing dimensions must be equal or 1)"
+    )
+
+
+def broadcast_forward(op: str, fn: Callable[[Any, Any], Any], a: Tensor,
+                      b: Tensor) -> np.ndarray:
+    """``fn(a.data, b.data)``, with a broadcast failure reported in ``op``'s name."""
+    try:
+        return fn(a.data, b.data)
+    except ValueError:
+        raise broadcast_error(op, a, b) from None
+
+
+def normalize_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
+    """``axis`` (None, an int or a sequence; negatives allowed) as sorted-free positive
+    axes, checked against ``ndim``."""
+    if axis is None:
+        return tuple(range(ndim))
+    if type(axis) is int and 0 <= axis < ndim:  # the common case, without the checks below
+        return (axis,)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for ax in axes:
+        if not -ndim <= ax < ndim:
+            raise ValueError(f"{op}: axis {ax} is out of range for a tensor of {ndim} dims")
+        out.append(int(ax) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return tuple(out)
+
+
+def keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` with the reduced ``axes`` kept as size 1."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def record_using_output(
+    data: np.ndarray,
+    parents: tuple[Tensor, ...],
+    backward: Callable[[Tensor, Tensor], tuple[Tensor | None, ...]],
+    op: str,
+) -> Tensor:
+    """Record an op whose ``backward(g, out)`` needs the op's own result ``out``.
+
+    The result is held weakly (see the module's docstring): by the time backward runs,
+    a caller still holds it, since backward starts from it or from a tensor built on it.
+    """
+    def closure(g: Tensor) -> tuple[Tensor | None, ...]:
+        return backward(g, out_ref())  # type: ignore[arg-type]
+
+    result = record(data, parents, closure, op)
+    out_ref = weakref.ref(result)
+    return result

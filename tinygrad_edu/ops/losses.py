@@ -1,0 +1,88 @@
+"""Softmax, log-softmax and the losses written as compositions (mse_loss).
+
+The softmax cross-entropy that training uses is one fused node, in
+:mod:`tinygrad_edu.ops.fused`. ``REDUCTIONS`` and :func:`check_reduction` are the one
+list of ``reduction=`` values, shared by every loss and by ``nn``'s loss modules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinygrad_edu.ops.arithmetic import mul, sub
+from tinygrad_edu.ops.broadcasting import sum
+from tinygrad_edu.ops.elementwise import exp
+from tinygrad_edu.ops.helpers import as_tensor, normalize_axes, pair, record_using_output
+from tinygrad_edu.ops.reductions import mean
+from tinygrad_edu.tensor import ArrayLike, Tensor, wrap
+
+__all__ = [
+    "softmax", "log_softmax", "mse_loss", "softmax_array", "REDUCTIONS", "check_reduction",
+]
+
+#: The values every loss accepts for ``reduction=``, as in PyTorch.
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction: str, where: str) -> None:
+    """Raise a ValueError naming ``where`` unless ``reduction`` is in :data:`REDUCTIONS`.
+
+    >>> check_reduction("avg", "mse_loss")
+    Traceback (most recent call last):
+        ...
+    ValueError: mse_loss: reduction must be one of ('mean', 'sum', 'none'), got 'avg'
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{where}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
+    """Softmax of an array along ``axis``, max-shifted: the forward of :func:`softmax`."""
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e
+
+
+def softmax(a: ArrayLike, axis: int = -1) -> Tensor:
+    """exp(a) / sum(exp(a)) along ``axis``, max-shifted against overflow.
+    d/da = s * (g - sum(g * s))."""
+    a = as_tensor(a)
+    (ax,) = normalize_axes(axis, a.ndim, "softmax")
+
+    def backward(g: Tensor, s: Tensor) -> tuple[Tensor]:
+        return (mul(s, sub(g, sum(mul(g, s), ax, keepdims=True))),)
+
+    return record_using_output(softmax_array(a.data, ax), (a,), backward, "softmax")
+
+
+def log_softmax(a: ArrayLike, axis: int = -1) -> Tensor:
+    """a - logsumexp(a) along ``axis``. d/da = g - softmax(a) * sum(g)."""
+    a = as_tensor(a)
+    (ax,) = normalize_axes(axis, a.ndim, "log_softmax")
+    shifted = a.data - np.max(a.data, axis=ax, keepdims=True)
+    out = shifted - np.log(np.sum(np.exp(shifted), axis=ax, keepdims=True))
+
+    def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
+        return (sub(g, mul(exp(out), sum(g, ax, keepdims=True))),)
+
+    return record_using_output(out, (a,), backward, "log_softmax")
+
+
+def mse_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean") -> Tensor:
+    """Mean squared error. Shapes must be equal (broadcasting here is almost always a
+    bug). d/dinput = 2 (input - target) / n."""
+    x, t = pair(input, target)
+    if not t.requires_grad and t.dtype != x.dtype and x.dtype.kind == "f":
+        # A float64 target array must not turn a float32 model's loss float64.
+        t = wrap(t.data.astype(x.dtype))
+    if x.shape != t.shape:
+        raise ValueError(
+            f"mse_loss: input shape {x.shape} and target shape {t.shape} differ; "
+            "reshape one of them (broadcasting would silently compare the wrong pairs)"
+        )
+    check_reduction(reduction, "mse_loss")
+    d = sub(x, t)
+    sq = mul(d, d)
+    if reduction == "none":
+        return sq
+    return mean(sq) if reduction == "mean" else sum(sq)

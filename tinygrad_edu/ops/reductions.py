@@ -1,0 +1,104 @@
+"""Reductions: mean, var, max, min and logsumexp (``sum`` is in
+:mod:`tinygrad_edu.ops.broadcasting`), and argmax/argmin, which carry no graph.
+
+Every backward undoes its reduction with :func:`expand_reduced`: the gradient gets its
+reduced axes back (size 1), then is broadcast to the input's shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.ops.arithmetic import div, mul, sub
+from tinygrad_edu.ops.broadcasting import expand_reduced, sum
+from tinygrad_edu.ops.elementwise import exp
+from tinygrad_edu.ops.helpers import as_tensor, normalize_axes, record_using_output
+from tinygrad_edu.tensor import ArrayLike, Tensor, record, wrap
+
+__all__ = ["mean", "var", "max", "min", "logsumexp", "argmax", "argmin"]
+
+
+def mean(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Mean over ``axis``. d/da = 1 / (number of elements averaged)."""
+    a = as_tensor(a)
+    axes = normalize_axes(axis, a.ndim, "mean")
+    count = int(np.prod([a.shape[i] for i in axes]))
+    if count == 0:
+        raise ValueError(f"mean: cannot average over an empty axis of shape {a.shape}")
+    return div(sum(a, axes, keepdims), float(count))
+
+
+def var(a: ArrayLike, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+    """Variance over ``axis`` (NumPy's default ddof=0; ddof=1 for the unbiased one).
+    d/da = 2 (a - mean) / (n - ddof)."""
+    a = as_tensor(a)
+    axes = normalize_axes(axis, a.ndim, "var")
+    count = int(np.prod([a.shape[i] for i in axes])) - ddof
+    if count <= 0:
+        raise ValueError(f"var: {count + ddof} values with ddof={ddof} leave no degrees of "
+                         "freedom")
+    centered = sub(a, mean(a, axes, keepdims=True))
+    return div(sum(mul(centered, centered), axes, keepdims), float(count))
+
+
+def _reduce_extremum(a: ArrayLike, axis: Any, keepdims: bool, op: str) -> Tensor:
+    a = as_tensor(a)
+    if a.size == 0:
+        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {a.shape}")
+    axes = normalize_axes(axis, a.ndim, op)
+    reducer = np.max if op == "max" else np.min
+    kept = reducer(a.data, axis=axes, keepdims=True)
+    out = kept if keepdims else kept.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+
+    def backward(g: Tensor) -> tuple[Tensor]:
+        winners = a.data == kept
+        share = winners / np.sum(winners, axis=axes, keepdims=True)
+        return (mul(expand_reduced(g, a.shape, axes, keepdims), share.astype(g.dtype)),)
+
+    return record(out, (a,), backward, op)
+
+
+def max(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Maximum over ``axis``. The gradient goes to the maximal entries, split evenly
+    between ties (as NumPy's amax and PyTorch's amax)."""
+    return _reduce_extremum(a, axis, keepdims, "max")
+
+
+def min(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Minimum over ``axis``; ties split the gradient evenly."""
+    return _reduce_extremum(a, axis, keepdims, "min")
+
+
+def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(a))) over ``axis``, shifted by the max so nothing overflows.
+    d/da = softmax(a) along the reduced axes."""
+    a = as_tensor(a)
+    axes = normalize_axes(axis, a.ndim, "logsumexp")
+    m = np.max(a.data, axis=axes, keepdims=True)
+    m = np.where(np.isfinite(m), m, np.zeros_like(m))
+    kept = np.log(np.sum(np.exp(a.data - m), axis=axes, keepdims=True)) + m
+    out = kept if keepdims else kept.reshape([n for i, n in enumerate(a.shape) if i not in axes])
+
+    def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
+        lse = expand_reduced(out, a.shape, axes, keepdims)
+        return (mul(expand_reduced(g, a.shape, axes, keepdims), exp(sub(a, lse))),)
+
+    return record_using_output(out, (a,), backward, "logsumexp")
+
+
+def argmax(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Indices of the maxima along ``axis`` (None: of the flattened tensor); no graph.
+
+    >>> argmax(Tensor([[1.0, 3.0], [4.0, 2.0]]), axis=1)
+    Tensor([1 0], shape=(2,), dtype=int64)
+    """
+    a = as_tensor(a)
+    return wrap(np.asarray(np.argmax(a.data, axis=axis, keepdims=keepdims)))
+
+
+def argmin(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    """Indices of the minima along ``axis`` (None: of the flattened tensor); no graph."""
+    a = as_tensor(a)
+    return wrap(np.asarray(np.argmin(a.data, axis=axis, keepdims=keepdims)))

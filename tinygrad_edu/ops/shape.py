@@ -1,0 +1,220 @@
+"""Shape and indexing: transpose, permute, swapaxes, flatten, squeeze, unsqueeze,
+expand, getitem, concatenate and stack.
+
+None of these changes a value, so each backward only moves the gradient back to where
+its value came from: the inverse permutation, a reshape, a scatter into zeros, a slice.
+(reshape and broadcast_to live in :mod:`tinygrad_edu.ops.broadcasting`.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_edu.ops.broadcasting import broadcast_to, reshape
+from tinygrad_edu.ops.helpers import as_tensor, normalize_axes
+from tinygrad_edu.tensor import ArrayLike, Tensor, record
+
+__all__ = [
+    "transpose", "permute", "swapaxes", "flatten", "squeeze", "unsqueeze", "expand",
+    "getitem", "concatenate", "cat", "stack",
+]
+
+
+def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Tensor:
+    """Permute the axes (None: reverse them). d/da = g with the inverse permutation."""
+    a = as_tensor(a)
+    if axes is not None:
+        axes = tuple(int(ax) for ax in axes)
+        if len(axes) != a.ndim or sorted(
+            ax % a.ndim if -a.ndim <= ax < a.ndim else -1 for ax in axes
+        ) != list(range(a.ndim)):
+            raise ValueError(
+                f"transpose: axes {axes} are not a permutation of the {a.ndim} axes of a "
+                f"tensor of shape {a.shape}"
+            )
+        axes = tuple(ax % a.ndim for ax in axes)
+
+    def backward(g: Tensor) -> tuple[Tensor]:
+        inverse = None if axes is None else tuple(int(i) for i in np.argsort(axes))
+        return (transpose(g, inverse),)
+
+    return record(np.transpose(a.data, axes), (a,), backward, "transpose")
+
+
+def permute(a: ArrayLike, axes: Sequence[int]) -> Tensor:
+    """Permute the axes (PyTorch's name for transpose with explicit axes)."""
+    return transpose(a, axes)
+
+
+def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Tensor:
+    """Exchange two axes."""
+    a = as_tensor(a)
+    (i,) = normalize_axes(axis1, a.ndim, "swapaxes")
+    (j,) = normalize_axes(axis2, a.ndim, "swapaxes")
+    perm = list(range(a.ndim))
+    perm[i], perm[j] = perm[j], perm[i]
+    return transpose(a, perm)
+
+
+def flatten(a: ArrayLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge the axes start_dim..end_dim (inclusive) into one, as ``torch.flatten``."""
+    a = as_tensor(a)
+    if a.ndim == 0:
+        return reshape(a, (1,))
+    (start,) = normalize_axes(start_dim, a.ndim, "flatten")
+    (end,) = normalize_axes(end_dim, a.ndim, "flatten")
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    merged = int(np.prod(a.shape[start:end + 1]))
+    return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1:])
+
+
+def squeeze(a: ArrayLike, axis: Any = None) -> Tensor:
+    """Drop size-1 axes (all of them, or those in ``axis``)."""
+    a = as_tensor(a)
+    if axis is None:
+        axes = tuple(i for i, n in enumerate(a.shape) if n == 1)
+    else:
+        axes = normalize_axes(axis, a.ndim, "squeeze")
+        for ax in axes:
+            if a.shape[ax] != 1:
+                raise ValueError(
+                    f"squeeze: axis {ax} of shape {a.shape} has size {a.shape[ax]}, not 1"
+                )
+    return reshape(a, tuple(n for i, n in enumerate(a.shape) if i not in axes))
+
+
+def unsqueeze(a: ArrayLike, axis: int) -> Tensor:
+    """Insert a size-1 axis at ``axis`` (negative counts from the new end)."""
+    a = as_tensor(a)
+    nd = a.ndim + 1
+    if not -nd <= axis < nd:
+        raise ValueError(f"unsqueeze: axis {axis} is out of range for a result of {nd} dims")
+    ax = axis % nd
+    return reshape(a, a.shape[:ax] + (1,) + a.shape[ax:])
+
+
+def expand(a: ArrayLike, shape: Any) -> Tensor:
+    """PyTorch's name for :func:`broadcast_to`."""
+    return broadcast_to(a, shape)
+
+
+def _index_item(i: Any) -> Any:
+    """One item of an index: Tensors and sequences become (copied) arrays, so the index
+    cannot change under the graph after the forward pass."""
+    if isinstance(i, Tensor):
+        return i.data.copy()
+    if isinstance(i, (list, tuple, np.ndarray)):
+        return np.array(i)
+    return i
+
+
+def _normalize_index(index: Any) -> Any:
+    if isinstance(index, tuple):
+        return tuple(_index_item(i) for i in index)
+    return _index_item(index)
+
+
+def _has_int_array(index: Any) -> bool:
+    """True when the index holds an integer array: repeats are possible, so backward
+    must accumulate (np.add.at) rather than assign."""
+    items = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, np.ndarray) and i.dtype != bool for i in items)
+
+
+def getitem(a: ArrayLike, index: Any) -> Tensor:
+    """a[index] with ints, slices, None, ..., integer arrays and boolean masks.
+    d/da = g scattered back into zeros; repeated indices accumulate."""
+    a = as_tensor(a)
+    index = _normalize_index(index)
+    try:
+        out = a.data[index]
+    except IndexError as e:
+        raise IndexError(f"getitem: {e} (tensor of shape {a.shape})") from None
+    accumulate = _has_int_array(index)
+    shape = a.shape
+
+    def backward(g: Tensor) -> tuple[Tensor]:
+        return (_scatter_add(g, index, shape, accumulate),)
+
+    return record(np.asarray(out), (a,), backward, "getitem")
+
+
+def _scatter_add(g: Tensor, index: Any, shape: tuple[int, ...], accumulate: bool) -> Tensor:
+    """zeros(shape) with g added at ``index`` (repeats add up when ``accumulate``): the
+    backward of getitem. d/dg = g_out[index]."""
+    out = np.zeros(shape, dtype=g.dtype)
+    if accumulate:
+        # Boolean masks inside an advanced index become their integer positions, since
+        # np.add.at wants integer indices to accumulate repeats.
+        items = index if isinstance(index, tuple) else (index,)
+        expanded: list[Any] = []
+        for i in items:
+            if isinstance(i, np.ndarray) and i.dtype == bool:
+                expanded.extend(np.nonzero(i))
+            else:
+                expanded.append(i)
+        np.add.at(out, tuple(expanded), g.data)
+    else:
+        out[index] = g.data
+
+    def backward(gg: Tensor) -> tuple[Tensor]:
+        return (getitem(gg, index),)
+
+    return record(out, (g,), backward, "scatter_add")
+
+
+def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis. d/d(each) = its slice of g."""
+    ts = [as_tensor(t) for t in tensors]
+    if not ts:
+        raise ValueError("concatenate: needs at least one tensor")
+    if ts[0].ndim == 0:
+        raise ValueError("concatenate: 0-d tensors cannot be joined (use stack)")
+    normalize_axes(axis, ts[0].ndim, "concatenate")
+    try:
+        out = np.concatenate([t.data for t in ts], axis=axis)
+    except ValueError:
+        shapes = ", ".join(str(t.shape) for t in ts)
+        raise ValueError(
+            f"concatenate: shapes {shapes} do not match except along axis {axis}"
+        ) from None
+    ax = axis % out.ndim
+    bounds = np.cumsum([0] + [t.shape[ax] for t in ts])
+
+    def backward(g: Tensor) -> tuple[Tensor | None, ...]:
+        lead = (slice(None),) * ax
+        return tuple(
+            getitem(g, lead + (slice(int(lo), int(hi)),)) if t.requires_grad else None
+            for t, lo, hi in zip(ts, bounds[:-1], bounds[1:])
+        )
+
+    return record(out, tuple(ts), backward, "concatenate")
+
+
+def cat(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
+    """PyTorch's name for :func:`concatenate`."""
+    return concatenate(tensors, axis)
+
+
+def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new axis. d/d(each) = g indexed along it."""
+    ts = [as_tensor(t) for t in tensors]
+    if not ts:
+        raise ValueError("stack: needs at least one tensor")
+    if len({t.shape for t in ts}) != 1:
+        shapes = ", ".join(str(t.shape) for t in ts)
+        raise ValueError(f"stack: all tensors must have the same shape, got {shapes}")
+    (ax,) = normalize_axes(axis, ts[0].ndim + 1, "stack")
+    out = np.stack([t.data for t in ts], axis=ax)
+
+    def backward(g: Tensor) -> tuple[Tensor | None, ...]:
+        lead = (slice(None),) * ax
+        return tuple(
+            getitem(g, lead + (i,)) if t.requires_grad else None for i, t in enumerate(ts)
+        )
+
+    return record(out, tuple(ts), backward, "stack")
