@@ -17,26 +17,55 @@ Adding an op to ``functional.__all__`` without an entry here fails
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+from op_strategies import (  # noqa: I001
+    OpSpec,
+    astype_samples,
+    away_from_zero,
+    axis_samples,
+    binary_samples,
+    broadcast_to_samples,
+    clip_samples,
+    concat_samples,
+    cross_entropy_ref,
+    cross_entropy_samples,
+    distinct_array,
+    distinct_pair,
+    divisor,
+    flatten_ref,
+    flatten_samples,
+    getitem_ref,
+    getitem_samples,
+    leaky_samples,
+    linear_ref,
+    linear_samples,
+    log_softmax_ref,
+    logsumexp_ref,
+    matmul_samples,
+    moderate,
+    mse_ref,
+    mse_samples,
+    positive_domain,
+    pow_as_method,
+    pow_ref,
+    pow_samples,
+    pow_with_constants,
+    reduce_ref,
+    reduce_samples,
+    reshape_samples,
+    softmax_ref,
+    squeeze_samples,
+    stack_samples,
+    swapaxes_samples,
+    transpose_samples,
+    unary,
+    unsqueeze_samples,
+    where_samples,
+)
 
 import tinygrad_edu.functional as F
-from tinygrad_edu import Tensor
-from tinygrad_edu.testing import (
-    arrays,
-    axes,
-    bounded_away,
-    distinct_values,
-    finite_floats,
-    positive,
-    shapes,
-)
 
 # Names in functional.__all__ that are helpers, not ops with their own entry.
 HELPERS = frozenset({"unbroadcast", "REDUCTIONS", "check_reduction"})
@@ -48,680 +77,92 @@ EXCLUDED = HELPERS | NO_GRAPH
 # Aliases: the same op under PyTorch's name; the entry is the primary's, called by alias.
 ALIASES = {"cat": "concatenate", "expand": "broadcast_to"}
 
-
-@dataclass(frozen=True)
-class Sample:
-    """One drawn input: ``args`` become Tensors, ``kwargs`` are passed as they are, and
-    ``diff`` lists the positions of ``args`` that require grad."""
-
-    args: tuple[np.ndarray, ...]
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    diff: tuple[int, ...] | None = None
-
-    def differentiable(self) -> tuple[int, ...]:
-        """Positions of the differentiable args (all float args unless ``diff`` says)."""
-        if self.diff is not None:
-            return self.diff
-        return tuple(i for i, a in enumerate(self.args) if a.dtype.kind == "f")
-
-    def tensors(self, requires_grad: bool = True) -> list[Tensor]:
-        """Fresh leaf Tensors on copies of the args (a test can mutate nothing shared)."""
-        diff = self.differentiable()
-        return [
-            Tensor(a.copy(), requires_grad=requires_grad and i in diff)
-            for i, a in enumerate(self.args)
-        ]
-
-
-@dataclass(frozen=True)
-class Domain:
-    """What to draw: the float dtype and how big arrays may get."""
-
-    dtype: Any = np.float64
-    max_dims: int = 3
-    max_side: int = 4
-
-
-@dataclass(frozen=True)
-class OpSpec:
-    """One row of the table.
-
-    ``methods`` call the same op through the Tensor API (a method, an operator, a
-    reflected operator); each must agree with ``fn``. ``view`` marks ops whose output
-    may share memory with an input (reshape, basic indexing, broadcast_to), as NumPy's
-    and PyTorch's do; every other op must return fresh memory. ``binary`` marks
-    elementwise broadcasting ops of two operands ``fn(a, b)``.
-    """
-
-    name: str
-    fn: Callable[..., Tensor]
-    ref: Callable[..., np.ndarray]
-    samples: Callable[[Domain], st.SearchStrategy[Sample]]
-    twice: bool = True
-    methods: tuple[Callable[..., Tensor], ...] = ()
-    view: bool = False
-    binary: bool = False
-    forward_rtol: float = 1e-10
-
-
-# ---------------------------------------------------------------------------- strategies
-
-
-def _shape(d: Domain, min_dims: int = 0) -> st.SearchStrategy[tuple[int, ...]]:
-    return shapes(min_dims=min_dims, max_dims=max(d.max_dims, min_dims), max_side=d.max_side)
-
-
-def _unary(
-    elements: Callable[[Domain], st.SearchStrategy[float]] | None = None, min_dims: int = 0
-) -> Callable[[Domain], st.SearchStrategy[Sample]]:
-    def samples(d: Domain) -> st.SearchStrategy[Sample]:
-        el = elements(d) if elements else None
-        return arrays(_shape(d, min_dims), d.dtype, el).map(lambda x: Sample((x,)))
-
-    return samples
-
-
-def _broadcast_pair(
-    d: Domain,
-    el_a: st.SearchStrategy[float] | None = None,
-    el_b: st.SearchStrategy[float] | None = None,
-) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray]]:
-    @st.composite
-    def draw_pair(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
-        sa, sb = draw(hnp.mutually_broadcastable_shapes(
-            num_shapes=2, max_dims=d.max_dims + 1, max_side=d.max_side)).input_shapes
-        return draw(arrays(sa, d.dtype, el_a)), draw(arrays(sb, d.dtype, el_b))
-
-    return draw_pair()
-
-
-def _binary(
-    el_a: Callable[[Domain], st.SearchStrategy[float]] | None = None,
-    el_b: Callable[[Domain], st.SearchStrategy[float]] | None = None,
-) -> Callable[[Domain], st.SearchStrategy[Sample]]:
-    def samples(d: Domain) -> st.SearchStrategy[Sample]:
-        pair = _broadcast_pair(d, el_a(d) if el_a else None, el_b(d) if el_b else None)
-        return pair.map(lambda ab: Sample(ab))
-
-    return samples
-
-
-def _distinct_pair(d: Domain) -> st.SearchStrategy[Sample]:
-    """Two broadcastable operands with all entries (of both) pairwise 0.1 apart, so
-    maximum/minimum never tie, even after broadcasting."""
-
-    @st.composite
-    def draw_pair(draw: st.DrawFn) -> Sample:
-        sa, sb = draw(hnp.mutually_broadcastable_shapes(
-            num_shapes=2, max_dims=d.max_dims, max_side=min(d.max_side, 3))).input_shapes
-        na, nb = math.prod(sa), math.prod(sb)
-        values = draw(distinct_values((na + nb,), dtype=d.dtype, margin=0.1))
-        return Sample((values[:na].reshape(sa), values[na:].reshape(sb)))
-
-    return draw_pair()
-
-
-def _pow_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    base = positive(0.1, 5.0, d.dtype)
-    exponent = finite_floats(-2.0, 2.0, d.dtype)
-
-    @st.composite
-    def tensor_tensor(draw: st.DrawFn) -> Sample:
-        a, b = draw(_broadcast_pair(d, base, exponent))
-        return Sample((a, b))
-
-    @st.composite
-    def tensor_number(draw: st.DrawFn) -> Sample:
-        p = draw(st.sampled_from([2, 3, 0.5, -1, 1.5, -0.5, 1, 0]) | finite_floats(-2, 2))
-        x = draw(arrays(_shape(d), d.dtype, base))
-        return Sample((x,), {"exponent": p})
-
-    @st.composite
-    def any_base_integer_power(draw: st.DrawFn) -> Sample:
-        # A negative base is fine for an integer power.
-        x = draw(arrays(_shape(d), d.dtype, finite_floats(-3.0, 3.0, d.dtype)))
-        return Sample((x,), {"exponent": draw(st.sampled_from([2, 3]))})
-
-    @st.composite
-    def number_tensor(draw: st.DrawFn) -> Sample:
-        b = draw(arrays(_shape(d), d.dtype, exponent))
-        return Sample((b,), {"base": draw(positive(0.1, 5.0))})
-
-    return st.one_of(tensor_tensor(), tensor_number(), any_base_integer_power(),
-                     number_tensor())
-
-
-def _pow(*args: Any, exponent: float | None = None, base: float | None = None) -> Tensor:
-    if base is not None:
-        return F.pow(base, args[0])
-    return F.pow(args[0], exponent if exponent is not None else args[1])
-
-
-def _pow_ref(*args: np.ndarray, exponent: float | None = None,
-             base: float | None = None) -> np.ndarray:
-    if base is not None:
-        return np.power(base, args[0])
-    return np.power(args[0], exponent if exponent is not None else args[1])
-
-
-def _pow_op(*args: Tensor, exponent: float | None = None, base: float | None = None) -> Tensor:
-    if base is not None:
-        return base ** args[0]
-    return args[0] ** (exponent if exponent is not None else args[1])
-
-
-def _matmul_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_mm(draw: st.DrawFn) -> Sample:
-        sa, sb = draw(hnp.mutually_broadcastable_shapes(
-            signature=np.matmul.signature, max_dims=max(d.max_dims - 1, 0),
-            max_side=d.max_side)).input_shapes
-        return Sample((draw(arrays(sa, d.dtype)), draw(arrays(sb, d.dtype))))
-
-    return draw_mm()
-
-
-def _linear_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_linear(draw: st.DrawFn) -> Sample:
-        side = st.integers(1, d.max_side)
-        n_in, n_out = draw(side), draw(side)
-        # (N, in) is the fused path; 1-D and batched x fall back to matmul + add.
-        lead = tuple(draw(side) for _ in range(draw(st.sampled_from([1, 0, 2]))))
-        x = draw(arrays(lead + (n_in,), d.dtype))
-        w = draw(arrays((n_in, n_out), d.dtype))
-        if draw(st.booleans()):
-            return Sample((x, w, draw(arrays((n_out,), d.dtype))))
-        return Sample((x, w))
-
-    return draw_linear()
-
-
-def _linear_ref(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
-    out = x @ w
-    return out if b is None else out + b
-
-
-def _where_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_where(draw: st.DrawFn) -> Sample:
-        sc, sa, sb = draw(hnp.mutually_broadcastable_shapes(
-            num_shapes=3, max_dims=d.max_dims, max_side=d.max_side)).input_shapes
-        cond = draw(arrays(sc, np.bool_))
-        return Sample((cond, draw(arrays(sa, d.dtype)), draw(arrays(sb, d.dtype))))
-
-    return draw_where()
-
-
-def _clip_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    """Bounds drawn first, then values at least 0.1 from both, on all three pieces."""
-
-    @st.composite
-    def draw_clip(draw: st.DrawFn) -> Sample:
-        lo = draw(st.none() | st.floats(-3.0, 0.0))
-        hi = draw(st.floats(0.5, 3.0)) if lo is None else draw(st.none() | st.floats(0.5, 3.0))
-        m, fl = 0.1, d.dtype
-        if lo is None:
-            el = bounded_away(hi, m, 10.0 - 3.0, fl)
-        elif hi is None:
-            el = bounded_away(lo, m, 10.0 - 3.0, fl)
-        else:
-            el = st.one_of(finite_floats(-10.0, lo - m, fl), finite_floats(lo + m, hi - m, fl),
-                           finite_floats(hi + m, 10.0, fl))
-        x = draw(arrays(_shape(d), d.dtype, el))
-        return Sample((x,), {"min": lo, "max": hi})
-
-    return draw_clip()
-
-
-def _leaky_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_leaky(draw: st.DrawFn) -> Sample:
-        x = draw(arrays(_shape(d), d.dtype, bounded_away(0.0, 0.1, 10.0, d.dtype)))
-        return Sample((x,), {"negative_slope": draw(st.sampled_from([0.01, 0.2])
-                                                   | st.floats(0.0, 1.0))})
-
-    return draw_leaky()
-
-
-def _reduce_samples(
-    elements: Callable[[Domain], st.SearchStrategy[np.ndarray]] | None = None,
-    ddof: bool = False,
-) -> Callable[[Domain], st.SearchStrategy[Sample]]:
-    @st.composite
-    def draw_reduce(draw: st.DrawFn, d: Domain) -> Sample:
-        x = draw(elements(d) if elements else arrays(_shape(d), d.dtype))
-        axis = draw(axes(x.ndim))
-        kwargs: dict[str, Any] = {"axis": axis, "keepdims": draw(st.booleans())}
-        if ddof:
-            picked = range(x.ndim) if axis is None else ((axis,) if isinstance(axis, int)
-                                                         else axis)
-            count = math.prod(x.shape[a] for a in picked)
-            kwargs["ddof"] = draw(st.integers(0, 1)) if count > 1 else 0
-        return Sample((x,), kwargs)
-
-    return lambda d: draw_reduce(d)
-
-
-def _distinct_array(d: Domain) -> st.SearchStrategy[np.ndarray]:
-    return distinct_values(_shape(d), dtype=d.dtype, max_dims=d.max_dims,
-                           max_side=d.max_side)
-
-
-def _factor_shape(draw: st.DrawFn, size: int) -> tuple[int, ...]:
-    """A random shape with ``size`` elements: the prime factors of size dealt into a
-    drawn number of axes, with some extra size-1 axes."""
-    factors, n, p = [], size, 2
-    while n > 1:
-        while n % p == 0:
-            factors.append(p)
-            n //= p
-        p += 1
-    ndim = draw(st.integers(0 if size == 1 else 1, 4))
-    dims = [1] * ndim
-    for f in factors:
-        dims[draw(st.integers(0, ndim - 1))] *= f
-    return tuple(dims)
-
-
-def _reshape_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_reshape(draw: st.DrawFn) -> Sample:
-        x = draw(arrays(_shape(d), d.dtype))
-        target: tuple[int, ...] = _factor_shape(draw, x.size)
-        if target and draw(st.booleans()):  # one axis inferred
-            k = draw(st.integers(0, len(target) - 1))
-            target = target[:k] + (-1,) + target[k + 1:]
-        return Sample((x,), {"shape": target})
-
-    return draw_reshape()
-
-
-def _transpose_samples(required: bool) -> Callable[[Domain], st.SearchStrategy[Sample]]:
-    @st.composite
-    def draw_transpose(draw: st.DrawFn, d: Domain) -> Sample:
-        x = draw(arrays(_shape(d), d.dtype))
-        perm: Any = None
-        if required or draw(st.booleans()):
-            perm = [p - x.ndim if draw(st.booleans()) else p
-                    for p in draw(st.permutations(range(x.ndim)))]
-            perm = tuple(perm)
-        return Sample((x,), {"axes": perm})
-
-    return lambda d: draw_transpose(d)
-
-
-def _swapaxes_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_swap(draw: st.DrawFn) -> Sample:
-        x = draw(arrays(_shape(d, 1), d.dtype))
-        ax = st.integers(-x.ndim, x.ndim - 1)
-        return Sample((x,), {"axis1": draw(ax), "axis2": draw(ax)})
-
-    return draw_swap()
-
-
-def _flatten_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_flatten(draw: st.DrawFn) -> Sample:
-        x = draw(arrays(_shape(d), d.dtype))
-        if x.ndim == 0:
-            return Sample((x,), {"start_dim": 0, "end_dim": -1})
-        start = draw(st.integers(0, x.ndim - 1))
-        end = draw(st.integers(start, x.ndim - 1))
-        if draw(st.booleans()):
-            start -= x.ndim
-        if draw(st.booleans()):
-            end -= x.ndim
-        return Sample((x,), {"start_dim": start, "end_dim": end})
-
-    return draw_flatten()
-
-
-def _flatten_ref(x: np.ndarray, start_dim: int, end_dim: int) -> np.ndarray:
-    if x.ndim == 0:
-        return x.reshape(1)
-    s, e = start_dim % x.ndim, end_dim % x.ndim
-    return x.reshape(x.shape[:s] + (-1,) + x.shape[e + 1:])
-
-
-def _squeeze_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_squeeze(draw: st.DrawFn) -> Sample:
-        base = list(draw(_shape(d)))
-        for _ in range(draw(st.integers(0, 2))):  # put in some size-1 axes to squeeze
-            base.insert(draw(st.integers(0, len(base))), 1)
-        x = draw(arrays(tuple(base), d.dtype))
-        ones = [i for i, n in enumerate(x.shape) if n == 1]
-        axis: Any = None
-        if ones and draw(st.booleans()):
-            picked = draw(st.lists(st.sampled_from(ones), min_size=1, unique=True))
-            picked = [p - x.ndim if draw(st.booleans()) else p for p in picked]
-            axis = picked[0] if len(picked) == 1 and draw(st.booleans()) else tuple(picked)
-        return Sample((x,), {"axis": axis})
-
-    return draw_squeeze()
-
-
-def _unsqueeze_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_unsqueeze(draw: st.DrawFn) -> Sample:
-        x = draw(arrays(_shape(d), d.dtype))
-        return Sample((x,), {"axis": draw(st.integers(-x.ndim - 1, x.ndim))})
-
-    return draw_unsqueeze()
-
-
-def _broadcast_to_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    """A target shape, then an input that broadcasts to it: a suffix of the target with
-    some axes shrunk to 1."""
-
-    @st.composite
-    def draw_bt(draw: st.DrawFn) -> Sample:
-        target = draw(_shape(d))
-        keep = draw(st.integers(0, len(target)))
-        in_shape = tuple(1 if draw(st.booleans()) else n for n in target[len(target) - keep:])
-        return Sample((draw(arrays(in_shape, d.dtype)),), {"shape": target})
-
-    return draw_bt()
-
-
-def _int_array(draw: st.DrawFn, n: int) -> Any:
-    """Integer indices into an axis of length n: repeats likely, negatives allowed; as
-    an ndarray, a list or a Tensor."""
-    idx = draw(hnp.arrays(np.intp, draw(shapes(1, 2, max_side=4)), elements=st.integers(-n, n - 1)))
-    form = draw(st.sampled_from(["array", "list", "tensor"]))
-    if form == "list":
-        return idx.tolist()
-    return Tensor(idx) if form == "tensor" else idx
-
-
-@st.composite
-def indices(draw: st.DrawFn, shape: tuple[int, ...]) -> Any:
-    """A valid index for an array of ``shape``: basic (ints, slices, None, ...), one or
-    two integer arrays (with repeats), a boolean mask, a mask with an integer array,
-    or a mix of an integer array with slices, ints and None."""
-    ndim = len(shape)
-    kinds = ["basic"] + (["int_array", "mask", "mixed"] if ndim >= 1 else []) + (
-        ["two_arrays", "mask_and_array"] if ndim >= 2 else [])
-    kind = draw(st.sampled_from(kinds))
-    if kind == "basic":
-        return draw(hnp.basic_indices(shape, min_dims=0, allow_newaxis=True,
-                                      allow_ellipsis=True))
-    if kind == "int_array":
-        k = draw(st.integers(0, ndim - 1))
-        arr = _int_array(draw, shape[k])
-        if k == ndim - 1 and draw(st.booleans()):
-            return (Ellipsis, arr)
-        return arr if k == 0 and draw(st.booleans()) else (slice(None),) * k + (arr,)
-    if kind == "two_arrays":
-        i, j = sorted(draw(st.lists(st.integers(0, ndim - 1), min_size=2, max_size=2,
-                                    unique=True)))
-        bshape = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=1, max_dims=2,
-                                                        max_side=3)).input_shapes
-        items: list[Any] = [slice(None)] * ndim
-        items[i] = draw(hnp.arrays(np.intp, bshape[0], elements=st.integers(-shape[i],
-                                                                           shape[i] - 1)))
-        items[j] = draw(hnp.arrays(np.intp, bshape[1], elements=st.integers(-shape[j],
-                                                                           shape[j] - 1)))
-        return tuple(items)
-    if kind == "mask":
-        k = draw(st.integers(0, ndim - 1))
-        m = draw(st.integers(1, ndim - k))
-        mask = draw(hnp.arrays(np.bool_, shape[k:k + m]))
-        return mask if k == 0 and draw(st.booleans()) else (slice(None),) * k + (mask,)
-    if kind == "mask_and_array":
-        # A boolean mask over some leading axes, an integer array on a later one: the
-        # mask's nonzero positions broadcast against the array.
-        m = draw(st.integers(1, ndim - 1))
-        mask = draw(hnp.arrays(np.bool_, shape[:m]))
-        n_true = int(mask.sum())
-        k = draw(st.integers(m, ndim - 1))
-        n = shape[k]
-        arr = draw(hnp.arrays(np.intp, draw(st.sampled_from([(n_true,), (1,)])),
-                              elements=st.integers(-n, n - 1)))
-        return (mask,) + (slice(None),) * (k - m) + (arr,)
-    # mixed: one integer array among slices and ints, maybe a None in front.
-    k = draw(st.integers(0, ndim - 1))
-    items = []
-    for ax, n in enumerate(shape):
-        if ax == k:
-            items.append(_int_array(draw, n))
-        else:
-            items.append(draw(st.slices(n) | st.integers(-n, n - 1)))
-    if draw(st.booleans()):
-        items.insert(draw(st.integers(0, len(items))), None)
-    return tuple(items)
-
-
-def _getitem_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_getitem(draw: st.DrawFn) -> Sample:
-        x = draw(arrays(_shape(d), d.dtype))
-        return Sample((x,), {"index": draw(indices(x.shape))})
-
-    return draw_getitem()
-
-
-def _getitem_ref(x: np.ndarray, index: Any) -> np.ndarray:
-    if isinstance(index, Tensor):
-        index = index.data
-    elif isinstance(index, tuple):
-        index = tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return np.asarray(x[index])
-
-
-def _concat_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_concat(draw: st.DrawFn) -> Sample:
-        base = draw(_shape(d, 1))
-        ax = draw(st.integers(-len(base), len(base) - 1))
-        parts = []
-        for _ in range(draw(st.integers(1, 4))):
-            s = list(base)
-            s[ax] = draw(st.integers(1, 3))
-            parts.append(draw(arrays(tuple(s), d.dtype)))
-        return Sample(tuple(parts), {"axis": ax})
-
-    return draw_concat()
-
-
-def _stack_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_stack(draw: st.DrawFn) -> Sample:
-        base = draw(_shape(d))
-        ax = draw(st.integers(-len(base) - 1, len(base)))
-        parts = tuple(draw(arrays(base, d.dtype)) for _ in range(draw(st.integers(1, 4))))
-        return Sample(parts, {"axis": ax})
-
-    return draw_stack()
-
-
-def _axis_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_axis(draw: st.DrawFn) -> Sample:
-        x = draw(arrays(_shape(d, 1), d.dtype))
-        return Sample((x,), {"axis": draw(st.integers(-x.ndim, x.ndim - 1))})
-
-    return draw_axis()
-
-
-def _softmax_ref(x: np.ndarray, axis: int) -> np.ndarray:
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def _log_softmax_ref(x: np.ndarray, axis: int) -> np.ndarray:
-    return np.log(_softmax_ref(x, axis))
-
-
-def _cross_entropy_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_ce(draw: st.DrawFn) -> Sample:
-        c = draw(st.integers(1, 5))
-        batched = draw(st.booleans())
-        lead = (draw(st.integers(1, 4)),) if batched else ()
-        logits = draw(arrays(lead + (c,), d.dtype))
-        reduction = draw(st.sampled_from(["mean", "sum", "none"]))
-        if draw(st.booleans()):  # class indices, repeats likely
-            target = draw(hnp.arrays(np.int64, lead, elements=st.integers(0, c - 1)))
-            return Sample((logits, target), {"reduction": reduction}, diff=(0,))
-        rows = draw(arrays(lead + (c,), d.dtype, positive(0.1, 1.0, d.dtype)))
-        probs = (rows / rows.sum(axis=-1, keepdims=True)).astype(d.dtype)
-        return Sample((logits, probs), {"reduction": reduction}, diff=(0, 1))
-
-    return draw_ce()
-
-
-def _cross_entropy_ref(logits: np.ndarray, target: np.ndarray, reduction: str) -> np.ndarray:
-    logp = _log_softmax_ref(np.atleast_2d(logits), axis=-1)
-    if target.dtype.kind in "iu":
-        t = np.atleast_1d(target)
-        losses = -logp[np.arange(len(t)), t]
-    else:
-        losses = -(np.atleast_2d(target) * logp).sum(axis=-1)
-    if reduction == "none":
-        return losses if logits.ndim == 2 else losses.reshape(())
-    return losses.sum() / (len(losses) if reduction == "mean" else 1)
-
-
-def _mse_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    @st.composite
-    def draw_mse(draw: st.DrawFn) -> Sample:
-        s = draw(_shape(d))
-        return Sample((draw(arrays(s, d.dtype)), draw(arrays(s, d.dtype))),
-                      {"reduction": draw(st.sampled_from(["mean", "sum", "none"]))})
-
-    return draw_mse()
-
-
-def _mse_ref(x: np.ndarray, t: np.ndarray, reduction: str) -> np.ndarray:
-    sq = (x - t) ** 2
-    return sq if reduction == "none" else (sq.mean() if reduction == "mean" else sq.sum())
-
-
-def _astype_samples(d: Domain) -> st.SearchStrategy[Sample]:
-    return arrays(_shape(d), d.dtype).map(lambda x: Sample((x,), {"dtype": x.dtype}))
-
-
-# ---------------------------------------------------------------------------- the table
-
-
-def _positive(d: Domain) -> st.SearchStrategy[float]:
-    return positive(1e-2, 10.0, d.dtype)
-
-
-def _away_from_zero(d: Domain) -> st.SearchStrategy[float]:
-    return bounded_away(0.0, 0.1, 10.0, d.dtype)
-
-
-def _divisor(d: Domain) -> st.SearchStrategy[float]:
-    return bounded_away(0.0, 0.5, 10.0, d.dtype)
-
-
-def _moderate(d: Domain) -> st.SearchStrategy[float]:
-    # exp(4) ~ 55: the weighted output sum stays small enough that finite differences
-    # resolve the gradients of the smallest entries too.
-    return finite_floats(-4.0, 4.0, d.dtype)
-
-
-def _reduce_ref(np_fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
-    def ref(x: np.ndarray, axis: Any, keepdims: bool, **kw: Any) -> np.ndarray:
-        return np.asarray(np_fn(x, axis=axis, keepdims=keepdims, **kw))
-
-    return ref
-
-
-def _logsumexp_ref(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
-    return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
-
-
 _SPECS = [
     # arithmetic
-    OpSpec("add", F.add, np.add, _binary(), binary=True,
+    OpSpec("add", F.add, np.add, binary_samples(), binary=True,
            methods=(lambda a, b: a + b, lambda a, b: b.__radd__(a), lambda a, b: a.add(b))),
-    OpSpec("sub", F.sub, np.subtract, _binary(), binary=True,
+    OpSpec("sub", F.sub, np.subtract, binary_samples(), binary=True,
            methods=(lambda a, b: a - b, lambda a, b: b.__rsub__(a), lambda a, b: a.sub(b))),
-    OpSpec("mul", F.mul, np.multiply, _binary(), binary=True,
+    OpSpec("mul", F.mul, np.multiply, binary_samples(), binary=True,
            methods=(lambda a, b: a * b, lambda a, b: b.__rmul__(a), lambda a, b: a.mul(b))),
-    OpSpec("div", F.div, np.divide, _binary(None, _divisor), binary=True,
+    OpSpec("div", F.div, np.divide, binary_samples(None, divisor), binary=True,
            methods=(lambda a, b: a / b, lambda a, b: b.__rtruediv__(a),
                     lambda a, b: a.div(b))),
-    OpSpec("pow", _pow, _pow_ref, _pow_samples, methods=(_pow_op,)),
-    OpSpec("neg", F.neg, np.negative, _unary(), methods=(lambda a: -a, lambda a: a.neg())),
-    OpSpec("matmul", F.matmul, np.matmul, _matmul_samples,
+    OpSpec("pow", pow_with_constants, pow_ref, pow_samples, methods=(pow_as_method,)),
+    OpSpec("neg", F.neg, np.negative, unary(), methods=(lambda a: -a, lambda a: a.neg())),
+    OpSpec("matmul", F.matmul, np.matmul, matmul_samples,
            methods=(lambda a, b: a @ b, lambda a, b: b.__rmatmul__(a),
                     lambda a, b: a.matmul(b))),
-    OpSpec("linear", F.linear, _linear_ref, _linear_samples),
+    OpSpec("linear", F.linear, linear_ref, linear_samples),
     # elementwise
-    OpSpec("exp", F.exp, np.exp, _unary(_moderate), methods=(lambda a: a.exp(),)),
-    OpSpec("log", F.log, np.log, _unary(_positive), methods=(lambda a: a.log(),)),
-    OpSpec("sqrt", F.sqrt, np.sqrt, _unary(_positive), methods=(lambda a: a.sqrt(),)),
-    OpSpec("abs", F.abs, np.abs, _unary(_away_from_zero), methods=(lambda a: a.abs(),)),
-    OpSpec("tanh", F.tanh, np.tanh, _unary(), methods=(lambda a: a.tanh(),)),
-    OpSpec("sigmoid", F.sigmoid, lambda x: 1.0 / (1.0 + np.exp(-x)), _unary(),
+    OpSpec("exp", F.exp, np.exp, unary(moderate), methods=(lambda a: a.exp(),)),
+    OpSpec("log", F.log, np.log, unary(positive_domain), methods=(lambda a: a.log(),)),
+    OpSpec("sqrt", F.sqrt, np.sqrt, unary(positive_domain), methods=(lambda a: a.sqrt(),)),
+    OpSpec("abs", F.abs, np.abs, unary(away_from_zero), methods=(lambda a: a.abs(),)),
+    OpSpec("tanh", F.tanh, np.tanh, unary(), methods=(lambda a: a.tanh(),)),
+    OpSpec("sigmoid", F.sigmoid, lambda x: 1.0 / (1.0 + np.exp(-x)), unary(),
            methods=(lambda a: a.sigmoid(),)),
-    OpSpec("relu", F.relu, lambda x: np.maximum(x, 0.0), _unary(_away_from_zero),
+    OpSpec("relu", F.relu, lambda x: np.maximum(x, 0.0), unary(away_from_zero),
            methods=(lambda a: a.relu(),)),
     OpSpec("leaky_relu", F.leaky_relu,
-           lambda x, negative_slope: np.where(x > 0, x, negative_slope * x), _leaky_samples,
+           lambda x, negative_slope: np.where(x > 0, x, negative_slope * x), leaky_samples,
            methods=(lambda a, negative_slope: a.leaky_relu(negative_slope),)),
-    OpSpec("clip", F.clip, lambda x, min, max: np.clip(x, min, max), _clip_samples,
+    OpSpec("clip", F.clip, lambda x, min, max: np.clip(x, min, max), clip_samples,
            methods=(lambda a, min, max: a.clip(min, max),
                     lambda a, min, max: a.clamp(min, max))),
-    OpSpec("maximum", F.maximum, np.maximum, _distinct_pair, binary=True,
+    OpSpec("maximum", F.maximum, np.maximum, distinct_pair, binary=True,
            methods=(lambda a, b: a.maximum(b),)),
-    OpSpec("minimum", F.minimum, np.minimum, _distinct_pair, binary=True,
+    OpSpec("minimum", F.minimum, np.minimum, distinct_pair, binary=True,
            methods=(lambda a, b: a.minimum(b),)),
-    OpSpec("where", F.where, np.where, _where_samples),
-    OpSpec("astype", F.astype, lambda x, dtype: x.astype(dtype), _astype_samples,
+    OpSpec("where", F.where, np.where, where_samples),
+    OpSpec("astype", F.astype, lambda x, dtype: x.astype(dtype), astype_samples,
            methods=(lambda a, dtype: a.astype(dtype),)),
     # reductions
-    OpSpec("sum", F.sum, _reduce_ref(np.sum), _reduce_samples(),
+    OpSpec("sum", F.sum, reduce_ref(np.sum), reduce_samples(),
            methods=(lambda a, axis, keepdims: a.sum(axis, keepdims),)),
-    OpSpec("mean", F.mean, _reduce_ref(np.mean), _reduce_samples(),
+    OpSpec("mean", F.mean, reduce_ref(np.mean), reduce_samples(),
            methods=(lambda a, axis, keepdims: a.mean(axis, keepdims),)),
-    OpSpec("max", F.max, _reduce_ref(np.max), _reduce_samples(_distinct_array),
+    OpSpec("max", F.max, reduce_ref(np.max), reduce_samples(distinct_array),
            methods=(lambda a, axis, keepdims: a.max(axis, keepdims),)),
-    OpSpec("min", F.min, _reduce_ref(np.min), _reduce_samples(_distinct_array),
+    OpSpec("min", F.min, reduce_ref(np.min), reduce_samples(distinct_array),
            methods=(lambda a, axis, keepdims: a.min(axis, keepdims),)),
-    OpSpec("var", F.var, _reduce_ref(np.var), _reduce_samples(ddof=True),
+    OpSpec("var", F.var, reduce_ref(np.var), reduce_samples(ddof=True),
            methods=(lambda a, axis, keepdims, ddof: a.var(axis, keepdims, ddof),)),
-    OpSpec("logsumexp", F.logsumexp, _logsumexp_ref, _reduce_samples(),
+    OpSpec("logsumexp", F.logsumexp, logsumexp_ref, reduce_samples(),
            methods=(lambda a, axis, keepdims: a.logsumexp(axis, keepdims),)),
     # shape
-    OpSpec("reshape", F.reshape, lambda x, shape: np.reshape(x, shape), _reshape_samples, view=True,
+    OpSpec("reshape", F.reshape, lambda x, shape: np.reshape(x, shape), reshape_samples, view=True,
            methods=(lambda a, shape: a.reshape(shape), lambda a, shape: a.reshape(*shape),
                     lambda a, shape: a.view(shape))),
-    OpSpec("transpose", F.transpose, np.transpose, _transpose_samples(False), view=True,
+    OpSpec("transpose", F.transpose, np.transpose, transpose_samples(False), view=True,
            methods=(lambda a, axes: a.transpose(axes),
                     lambda a, axes: a.T if axes is None else a.transpose(*axes))),
-    OpSpec("permute", F.permute, np.transpose, _transpose_samples(True), view=True,
+    OpSpec("permute", F.permute, np.transpose, transpose_samples(True), view=True,
            methods=(lambda a, axes: a.permute(axes), lambda a, axes: a.permute(*axes))),
-    OpSpec("swapaxes", F.swapaxes, np.swapaxes, _swapaxes_samples, view=True,
+    OpSpec("swapaxes", F.swapaxes, np.swapaxes, swapaxes_samples, view=True,
            methods=(lambda a, axis1, axis2: a.swapaxes(axis1, axis2),)),
-    OpSpec("flatten", F.flatten, _flatten_ref, _flatten_samples, view=True,
+    OpSpec("flatten", F.flatten, flatten_ref, flatten_samples, view=True,
            methods=(lambda a, start_dim, end_dim: a.flatten(start_dim, end_dim),)),
-    OpSpec("squeeze", F.squeeze, np.squeeze, _squeeze_samples, view=True,
+    OpSpec("squeeze", F.squeeze, np.squeeze, squeeze_samples, view=True,
            methods=(lambda a, axis: a.squeeze(axis),)),
-    OpSpec("unsqueeze", F.unsqueeze, np.expand_dims, _unsqueeze_samples, view=True,
+    OpSpec("unsqueeze", F.unsqueeze, np.expand_dims, unsqueeze_samples, view=True,
            methods=(lambda a, axis: a.unsqueeze(axis),)),
-    OpSpec("broadcast_to", F.broadcast_to, np.broadcast_to, _broadcast_to_samples, view=True,
+    OpSpec("broadcast_to", F.broadcast_to, np.broadcast_to, broadcast_to_samples, view=True,
            methods=(lambda a, shape: a.broadcast_to(shape), lambda a, shape: a.expand(shape),
                     lambda a, shape: a.expand(*shape))),
-    OpSpec("getitem", F.getitem, _getitem_ref, _getitem_samples, view=True,
+    OpSpec("getitem", F.getitem, getitem_ref, getitem_samples, view=True,
            methods=(lambda a, index: a[index],)),
     OpSpec("concatenate", lambda *ts, axis: F.concatenate(ts, axis),
-           lambda *xs, axis: np.concatenate(xs, axis), _concat_samples),
+           lambda *xs, axis: np.concatenate(xs, axis), concat_samples),
     OpSpec("stack", lambda *ts, axis: F.stack(ts, axis), lambda *xs, axis: np.stack(xs, axis),
-           _stack_samples),
+           stack_samples),
     # activations and losses
-    OpSpec("softmax", F.softmax, _softmax_ref, _axis_samples,
+    OpSpec("softmax", F.softmax, softmax_ref, axis_samples,
            methods=(lambda a, axis: a.softmax(axis),)),
-    OpSpec("log_softmax", F.log_softmax, _log_softmax_ref, _axis_samples,
+    OpSpec("log_softmax", F.log_softmax, log_softmax_ref, axis_samples,
            methods=(lambda a, axis: a.log_softmax(axis),)),
-    OpSpec("cross_entropy", F.cross_entropy, _cross_entropy_ref, _cross_entropy_samples),
-    OpSpec("mse_loss", F.mse_loss, _mse_ref, _mse_samples),
+    OpSpec("cross_entropy", F.cross_entropy, cross_entropy_ref, cross_entropy_samples),
+    OpSpec("mse_loss", F.mse_loss, mse_ref, mse_samples),
 ]
 
 OPS: dict[str, OpSpec] = {spec.name: spec for spec in _SPECS}

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import tinygrad_edu as tg
+import tinygrad_edu.functional as F
 from tinygrad_edu import Tensor
 
 # ---------------------------------------------------------------------------- construction
@@ -278,3 +284,58 @@ def test_make_op_records_a_user_op_and_validates_its_arguments() -> None:
         tg.make_op(x.data, (x.data,), lambda g: (g,), "bad")
     with pytest.raises(TypeError, match="make_op 'bad': backward must be callable"):
         tg.make_op(x.data, (x,), None, "bad")
+
+
+# ---------------------------------------------------------------------------- API fixes
+
+
+def test_random_factories_follow_the_one_random_source_rule() -> None:
+    np.testing.assert_array_equal(tg.randn(2, 3, rng=np.random.RandomState(5)).data,
+                                  np.random.RandomState(5).randn(2, 3))
+    np.testing.assert_array_equal(tg.rand(4, rng=np.random.RandomState(6)).data,
+                                  np.random.RandomState(6).rand(4))
+    for factory in (tg.randn, tg.rand):
+        with pytest.raises(TypeError, match=f"{factory.__name__}: rng must be"):
+            factory(2, rng=True)
+
+
+def test_star_import_needs_numpy_only(tmp_path: Path) -> None:
+    # Hypothesis (a dev dependency) made unimportable, as on a machine with NumPy only.
+    script = (
+        "import sys; sys.modules['hypothesis'] = None\n"
+        "from tinygrad_edu import *\n"
+        "import tinygrad_edu as tg\n"
+        "assert Tensor is tg.Tensor and callable(grad)\n"
+        "assert tg.viz.to_dot\n"
+        "try:\n"
+        "    tg.testing\n"
+        "except ImportError as e:\n"
+        "    assert 'tinygrad-edu[testing]' in str(e), e\n"
+        "else:\n"
+        "    raise AssertionError('testing imported without Hypothesis')\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(root)})
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(("name", "ufunc"), [
+    ("eq", np.equal), ("ne", np.not_equal), ("lt", np.less), ("le", np.less_equal),
+    ("gt", np.greater), ("ge", np.greater_equal)])
+def test_comparisons_match_numpy_and_record_no_graph(name: str, ufunc: np.ufunc) -> None:
+    a = tg.Tensor([[1.0, 2.0, 3.0]], requires_grad=True)
+    b = np.array([[2.0], [3.0]])
+    out = getattr(F, name)(a, b)
+    np.testing.assert_array_equal(out.data, ufunc(a.data, b))
+    assert out.dtype == bool and not out.requires_grad
+    with pytest.raises(ValueError, match=f"{name}: shapes"):
+        getattr(F, name)(a, np.ones(4))
+
+
+def test_argmax_and_argmin_match_numpy() -> None:
+    x = tg.Tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]], requires_grad=True)
+    for axis in (None, 0, 1, -1):
+        np.testing.assert_array_equal(x.argmax(axis).data, np.argmax(x.data, axis))
+        np.testing.assert_array_equal(F.argmin(x, axis, keepdims=True).data,
+                                      np.argmin(x.data, axis, keepdims=True))

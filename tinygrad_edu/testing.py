@@ -44,9 +44,16 @@ import math
 from typing import Any
 
 import numpy as np
-from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
-from hypothesis.extra import numpy as hnp
+
+try:
+    from hypothesis import strategies as st
+    from hypothesis.errors import InvalidArgument
+    from hypothesis.extra import numpy as hnp
+except ImportError as exc:  # a plain install has NumPy only
+    raise ImportError(
+        "tinygrad_edu.testing needs Hypothesis, which is not installed; install the "
+        "testing extra: pip install 'tinygrad-edu[testing]'"
+    ) from exc
 
 from tinygrad_edu.tensor import Tensor
 
