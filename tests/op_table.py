@@ -72,7 +72,9 @@ HELPERS = frozenset({"unbroadcast", "REDUCTIONS", "check_reduction"})
 # Functions that record no graph (comparisons, arg-reductions): tested against NumPy in
 # test_tensor.py, and never differentiable.
 NO_GRAPH = frozenset({"eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin"})
-EXCLUDED = HELPERS | NO_GRAPH
+# In-place updates: no graph either; tested in test_inplace.py.
+IN_PLACE = frozenset({"add_", "sub_", "mul_", "div_", "zero_", "fill_", "copy_"})
+EXCLUDED = HELPERS | NO_GRAPH | IN_PLACE
 
 # Aliases: the same op under PyTorch's name; the entry is the primary's, called by alias.
 ALIASES = {"cat": "concatenate", "expand": "broadcast_to"}

@@ -11,6 +11,7 @@ forward on arrays with its backward closure right below it:
 ``ops/shape.py``             transpose, getitem, concatenate, stack, ...
 ``ops/losses.py``            softmax, log_softmax, mse_loss
 ``ops/fused.py``             linear and cross_entropy: one node each, for speed
+``ops/inplace.py``           add_, sub_, ...: in-place updates, with version checks
 ===========================  ======================================================
 
 >>> import tinygrad_edu as tg
@@ -48,6 +49,7 @@ from tinygrad_edu.ops.elementwise import (
     where,
 )
 from tinygrad_edu.ops.fused import cross_entropy, linear
+from tinygrad_edu.ops.inplace import add_, copy_, div_, fill_, mul_, sub_, zero_
 from tinygrad_edu.ops.losses import REDUCTIONS, check_reduction, log_softmax, mse_loss, softmax
 from tinygrad_edu.ops.reductions import argmax, argmin, logsumexp, max, mean, min, var
 from tinygrad_edu.ops.shape import (
@@ -79,6 +81,8 @@ __all__ = [
     "softmax", "log_softmax", "cross_entropy", "mse_loss",
     # no graph: comparisons and arg-reductions
     "eq", "ne", "lt", "le", "gt", "ge", "argmax", "argmin",
+    # in place (no graph; also Tensor methods and +=, -=, *=, /=)
+    "add_", "sub_", "mul_", "div_", "zero_", "fill_", "copy_",
     # helpers
     "unbroadcast", "REDUCTIONS", "check_reduction",
 ]

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu.grad_mode import no_grad
 from tinygrad_edu.tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Momentum", "AdaGrad", "RMSprop", "Adam"]
@@ -117,9 +118,15 @@ class Optimizer:
                     f"{type(self).__name__}.step: gradient of shape {g.shape} does not match "
                     f"its parameter of shape {p.data.shape}"
                 )
-            self._update(p.data, g, state)
+            step = self._update(p.data, g, state)
+            # Through the tracked in-place op: the parameter's version goes up, so a
+            # backward through a graph built before this step refuses to run instead of
+            # silently mixing old and new weights.
+            with no_grad():
+                p.sub_(step)
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> None:
+    def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
+        """The step to subtract from ``p`` (its state updated in place)."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
@@ -197,7 +204,7 @@ class SGD(Optimizer):
         if self.nesterov and self.momentum == 0.0:
             raise ValueError("SGD: nesterov=True needs a momentum > 0")
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> None:
+    def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
         if self.weight_decay:
             g = g + self.weight_decay * p
         if self.momentum:
@@ -208,7 +215,7 @@ class SGD(Optimizer):
                 buf *= self.momentum
                 buf += g
             g = g + self.momentum * buf if self.nesterov else buf
-        p -= self.lr * g
+        return self.lr * g
 
 
 class Momentum(Optimizer):
@@ -223,13 +230,13 @@ class Momentum(Optimizer):
         super().__init__(params, lr)
         self.momentum = _positive(momentum, "momentum", "Momentum")
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> None:
+    def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
         v = state.get("v")
         if v is None:
             v = state["v"] = np.zeros_like(p)
         v *= self.momentum
         v -= self.lr * g
-        p += v
+        return -v
 
 
 class AdaGrad(Optimizer):
@@ -244,12 +251,12 @@ class AdaGrad(Optimizer):
         super().__init__(params, lr)
         self.eps = _positive(eps, "eps", "AdaGrad")
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> None:
+    def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
         h = state.get("h")
         if h is None:
             h = state["h"] = np.zeros_like(p)
         h += g * g
-        p -= self.lr * g / (np.sqrt(h) + self.eps)
+        return self.lr * g / (np.sqrt(h) + self.eps)
 
 
 class RMSprop(Optimizer):
@@ -269,13 +276,13 @@ class RMSprop(Optimizer):
         self.decay_rate = _positive(decay_rate, "decay_rate", "RMSprop")
         self.eps = _positive(eps, "eps", "RMSprop")
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> None:
+    def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
         h = state.get("h")
         if h is None:
             h = state["h"] = np.zeros_like(p)
         h *= self.decay_rate
         h += (1.0 - self.decay_rate) * (g * g)
-        p -= self.lr * g / (np.sqrt(h) + self.eps)
+        return self.lr * g / (np.sqrt(h) + self.eps)
 
 
 class Adam(Optimizer):
@@ -305,7 +312,7 @@ class Adam(Optimizer):
         self.beta2 = float(beta2)
         self.eps = _positive(eps, "eps", "Adam")
 
-    def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> None:
+    def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
         if "m" not in state:
             state["t"] = 0
             state["m"] = np.zeros_like(p)
@@ -316,4 +323,4 @@ class Adam(Optimizer):
         lr_t = self.lr * math.sqrt(1.0 - self.beta2**t) / (1.0 - self.beta1**t)
         m += (1.0 - self.beta1) * (g - m)
         v += (1.0 - self.beta2) * (g * g - v)
-        p -= lr_t * m / (np.sqrt(v) + self.eps)
+        return lr_t * m / (np.sqrt(v) + self.eps)

@@ -26,7 +26,10 @@ import numpy as np
 from tinygrad_edu.grad_mode import state as grad_mode
 from tinygrad_edu.tensor_methods import TensorMethods
 
-__all__ = ["Tensor", "tensor", "make_op", "record", "wrap"]
+__all__ = [
+    "Tensor", "tensor", "make_op", "record", "wrap", "share_version", "modified_error",
+    "check_saved_versions",
+]
 
 ArrayLike = Union["Tensor", np.ndarray, float, int, bool, Sequence[Any]]
 BackwardFn = Callable[["Tensor"], tuple[Union["Tensor", None], ...]]
@@ -54,10 +57,7 @@ class Tensor(TensorMethods):
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_gen",
-                 "_retains_grad", "__weakref__")
-
-    # Tell NumPy to hand `ndarray (op) Tensor` over to our reflected operators.
-    __array_ufunc__ = None
+                 "_retains_grad", "_vc", "_saved", "_saved_versions", "__weakref__")
 
     data: np.ndarray
     grad: Tensor | None
@@ -67,6 +67,12 @@ class Tensor(TensorMethods):
     _op: str | None
     _gen: int
     _retains_grad: bool
+    # The version counter: None until the first in-place op (version 0), then a
+    # one-element list shared by every tensor that views the same memory.
+    _vc: list[int] | None
+    # What the op's backward reads, and the versions it had when the op ran.
+    _saved: tuple[Tensor, ...]
+    _saved_versions: tuple[int, ...]
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
@@ -82,6 +88,8 @@ class Tensor(TensorMethods):
         self._op = None
         self._gen = 0
         self._retains_grad = False
+        self._vc = None
+        self._saved = ()
 
     # ------------------------------------------------------------------ the graph
     # The graph fields are written by record() below and read by the engine
@@ -108,6 +116,28 @@ class Tensor(TensorMethods):
     def generation(self) -> int:
         """0 for a leaf; one more than the largest generation of the parents."""
         return self._gen
+
+    @property
+    def version(self) -> int:
+        """How many in-place ops have changed this tensor's memory (``+=``, ``add_``,
+        ...; shared with the tensors that view the same memory). An op whose backward
+        needs a tensor remembers its version; backward refuses to run if it changed.
+
+        >>> import tinygrad_edu as tg
+        >>> x = tg.Tensor([1.0, 2.0])
+        >>> x += 1
+        >>> x.version
+        1
+        """
+        vc = self._vc
+        return vc[0] if vc is not None else 0
+
+    def bump_version(self) -> None:
+        """Count one in-place change of this tensor's memory (the in-place ops call this;
+        call it yourself after writing through ``.data`` if you want the write checked)."""
+        if self._vc is None:
+            self._vc = [0]
+        self._vc[0] += 1
 
     # ------------------------------------------------------------------ properties
 
@@ -184,8 +214,12 @@ class Tensor(TensorMethods):
         return self.data.tolist()
 
     def detach(self) -> Tensor:
-        """A tensor sharing the data, cut from the graph."""
-        return wrap(self.data)
+        """A tensor sharing the data (and its version counter), cut from the graph."""
+        out = wrap(self.data)
+        if self._vc is None:
+            self._vc = [0]
+        out._vc = self._vc
+        return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place on a leaf; returns self."""
@@ -216,9 +250,13 @@ class Tensor(TensorMethods):
 
 
 def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
-           op: str) -> Tensor:
+           op: str, saved: tuple[Tensor, ...] = ()) -> Tensor:
     """The result of an op: records the graph only if grad mode is on and a parent
     requires grad. Every graph node is born here.
+
+    ``saved`` lists the tensors whose values the backward reads (PyTorch's rule: only
+    those; ``add`` needs none, ``mul`` both operands). Their versions are remembered, and
+    backward refuses to run if an in-place op changed one of them since.
 
     The built-in ops call this directly (it checks nothing, for speed); your own ops
     go through :func:`make_op`, which checks its arguments first.
@@ -243,13 +281,48 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
             t._backward = backward
             t._op = op
             t._gen = gen + 1
+            t._vc = None
+            t._saved = saved
+            if saved:
+                t._saved_versions = tuple(
+                    [0 if (vc := s._vc) is None else vc[0] for s in saved])
             return t
     t.requires_grad = False
     t._parents = ()
     t._backward = None
     t._op = None
     t._gen = 0
+    t._vc = None
+    t._saved = ()
     return t
+
+
+def modified_error(op: str, t: Tensor, saved_version: int, what: str = "an input") -> RuntimeError:
+    """The error for a saved tensor changed in place between an op and its backward."""
+    return RuntimeError(
+        f"backward of '{op}': {what} that it saved (shape {t.shape}, {t.dtype}) was "
+        f"modified by an in-place operation after '{op}' ran: saved at version "
+        f"{saved_version}, now at version {t.version}. Write the update out of place "
+        "(h = h + b instead of h += b), or run the forward pass again after the update"
+    )
+
+
+def check_saved_versions(node: Tensor) -> None:
+    """Raise if an in-place op changed a tensor that ``node``'s backward reads."""
+    for t, version in zip(node._saved, node._saved_versions):
+        vc = t._vc
+        if vc is not None and vc[0] != version:
+            raise modified_error(node._op or "?", t, version)
+
+
+def share_version(view: Tensor, base: Tensor) -> Tensor:
+    """Give ``view`` the version counter of ``base`` when its data views ``base``'s
+    memory, so an in-place change through either one is seen by both; returns ``view``."""
+    if view.data.base is not None and np.may_share_memory(view.data, base.data):
+        if base._vc is None:
+            base._vc = [0]
+        view._vc = base._vc
+    return view
 
 
 def wrap(data: np.ndarray) -> Tensor:
@@ -263,6 +336,8 @@ def wrap(data: np.ndarray) -> Tensor:
     t._op = None
     t._gen = 0
     t._retains_grad = False
+    t._vc = None
+    t._saved = ()
     return t
 
 
@@ -271,13 +346,18 @@ def make_op(
     parents: Sequence[Tensor],
     backward: BackwardFn,
     name: str,
+    saved: Sequence[Tensor] | None = None,
 ) -> Tensor:
     """The result of your own differentiable op, recorded like the built-in ones.
 
     ``data`` is the forward's value; ``backward(g)`` maps the upstream gradient ``g``
     (a Tensor shaped like ``data``) to a tuple with one gradient per parent (a Tensor
-    shaped like that parent, or None). Write the closure with Tensor ops to make the
+    or an ndarray shaped like that parent, or None); backward checks all of that and
+    names the op when something is off. Write the closure with Tensor ops to make the
     op twice differentiable. Check it with :func:`tinygrad_edu.gradcheck`.
+
+    ``saved``: the tensors the closure reads (default: all parents); backward refuses
+    to run if an in-place op changed one of them after this op ran.
 
     >>> import numpy as np
     >>> def square(x):
@@ -295,8 +375,12 @@ def make_op(
             )
     if not callable(backward):
         raise TypeError(f"make_op '{name}': backward must be callable")
+    kept = parents if saved is None else tuple(saved)
+    for i, p in enumerate(kept):
+        if not isinstance(p, Tensor):
+            raise TypeError(f"make_op '{name}': saved[{i}] is a {type(p).__name__}, not a Tensor")
     array = np.asarray(data.data if isinstance(data, Tensor) else data)
-    return record(array, parents, backward, str(name))
+    return record(array, parents, backward, str(name), kept)
 
 
 def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> Tensor:

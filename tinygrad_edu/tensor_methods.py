@@ -29,11 +29,51 @@ def attach(ops: ModuleType, engine: ModuleType) -> None:
     _ops, _engine = ops, engine
 
 
+# NumPy ufuncs that this library has an op for: np.exp(t) is F.exp(t), and the graph is
+# recorded as for t.exp(). `ndarray - Tensor` reaches here too (NumPy calls the ufunc).
+_UFUNC_OPS = {
+    "add": "add", "subtract": "sub", "multiply": "mul", "true_divide": "div",
+    "divide": "div", "power": "pow", "matmul": "matmul", "negative": "neg",
+    "exp": "exp", "log": "log", "sqrt": "sqrt", "absolute": "abs", "tanh": "tanh",
+    "maximum": "maximum", "minimum": "minimum",
+}
+# Read-only inspections: a plain NumPy result computed on the data, as for an array.
+_UFUNC_INSPECT = {
+    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "isfinite",
+    "isnan", "isinf", "sign", "signbit", "logical_not",
+}
+
+
+def _raw(x: Any) -> Any:
+    return x.data if isinstance(x, TensorMethods) else x
+
+
 class TensorMethods:
     """The operators and methods of :class:`~tinygrad_edu.tensor.Tensor`."""
 
     __slots__ = ()
     data: np.ndarray
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any,
+                        **kwargs: Any) -> Any:
+        name = ufunc.__name__
+        if "out" in kwargs:
+            raise TypeError(
+                f"np.{name} cannot write a Tensor's values into an array in place "
+                "(as in `p.data -= lr * p.grad`): use the gradient's array, "
+                "`p.data -= lr * p.grad.data`, or update the tensor itself, "
+                "`with tg.no_grad(): p -= lr * p.grad`"
+            )
+        if method == "__call__" and not kwargs:
+            if name in _UFUNC_OPS:
+                return getattr(_ops, _UFUNC_OPS[name])(*inputs)
+            if name in _UFUNC_INSPECT:
+                return ufunc(*(_raw(x) for x in inputs))
+        raise TypeError(
+            f"np.{name}{'' if method == '__call__' else '.' + method} is not supported on "
+            "Tensors: use the Tensor method or tinygrad_edu.functional op of the same "
+            "meaning, or apply it to `t.data` for a plain array without a graph"
+        )
 
     @property
     def T(self) -> Tensor:
@@ -129,6 +169,43 @@ class TensorMethods:
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
         return _ops.ne(self, other)
+
+    # ------------------------------------------------------------------ in place
+    # `h += b` changes h's memory (PyTorch's meaning), never rebinds h to a new tensor:
+    # a parameter update under no_grad must update the parameter itself.
+
+    def __iadd__(self, other: ArrayLike) -> Tensor:
+        return _ops.add_(self, other)
+
+    def __isub__(self, other: ArrayLike) -> Tensor:
+        return _ops.sub_(self, other)
+
+    def __imul__(self, other: ArrayLike) -> Tensor:
+        return _ops.mul_(self, other)
+
+    def __itruediv__(self, other: ArrayLike) -> Tensor:
+        return _ops.div_(self, other)
+
+    def add_(self, other: ArrayLike) -> Tensor:
+        return _ops.add_(self, other)
+
+    def sub_(self, other: ArrayLike) -> Tensor:
+        return _ops.sub_(self, other)
+
+    def mul_(self, other: ArrayLike) -> Tensor:
+        return _ops.mul_(self, other)
+
+    def div_(self, other: ArrayLike) -> Tensor:
+        return _ops.div_(self, other)
+
+    def zero_(self) -> Tensor:
+        return _ops.zero_(self)
+
+    def fill_(self, value: ArrayLike) -> Tensor:
+        return _ops.fill_(self, value)
+
+    def copy_(self, src: ArrayLike) -> Tensor:
+        return _ops.copy_(self, src)
 
     # ------------------------------------------------------------------ op methods
 

@@ -19,13 +19,18 @@ can be differentiated again; otherwise they are plain array work.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
 from tinygrad_edu.tensor import Tensor, wrap
 
 __all__ = ["GradientDelivery", "accumulate", "cast"]
+
+# One lock for every delivery into .grad: two threads running backward into a shared
+# leaf would otherwise both read the old .grad and one of the two sums would be lost.
+_GRAD_LOCK = threading.Lock()
 
 
 def cast(g: Tensor, dtype: np.dtype, create_graph: bool) -> Tensor:
@@ -63,6 +68,12 @@ class GradientDelivery:
         # Arrays already handed to a holder in this pass; the caller's upstream arrays
         # count as handed out, so they are never aliased either.
         self.handed_out: set[int] = {id(g.data) for g in root_grads}
+
+    def deliver_all(self, items: Iterable[tuple[Tensor, Tensor]]) -> None:
+        """Deliver every (tensor, gradient) pair of a finished walk."""
+        with _GRAD_LOCK:
+            for t, g in items:
+                self.deliver(t, g)
 
     def deliver(self, t: Tensor, g: Tensor) -> None:
         """Give ``t`` its share ``g`` of the gradient."""

@@ -22,9 +22,11 @@ import numpy as np
 
 from tinygrad_edu.autograd.delivery import GradientDelivery, accumulate, cast
 from tinygrad_edu.grad_mode import set_grad_enabled
-from tinygrad_edu.tensor import Tensor, wrap
+from tinygrad_edu.tensor import Tensor, check_saved_versions, wrap
 
-__all__ = ["backward", "grad", "walk", "GraphFreedError", "Trace"]
+__all__ = [
+    "backward", "grad", "walk", "GraphFreedError", "BackwardError", "Trace",
+]
 
 #: Called after each node's closure, if given to :func:`walk`: (node, its upstream
 #: gradient, the gradients it hands its parents). Step-by-step explanations use it.
@@ -35,6 +37,12 @@ class GraphFreedError(RuntimeError):
     """Raised when backward reaches a node whose graph an earlier backward freed."""
 
 
+class BackwardError(RuntimeError):
+    """An op's backward closure raised; the message names the op, and the original
+    error is chained (``__cause__``). The walk stops: no ``.grad`` is changed, and the
+    nodes already walked are freed unless ``retain_graph``."""
+
+
 def walk(
     roots: Sequence[Tensor],
     root_grads: Sequence[Tensor],
@@ -43,18 +51,27 @@ def walk(
     create_graph: bool,
     trace: Trace | None = None,
 ) -> None:
-    """Run every node's backward once, in topological order, from ``roots``."""
+    """Run every node's backward once, in topological order, from ``roots``.
+
+    Gradients leave the walk (into ``delivery``) only once it has finished, so a walk
+    that fails changes no ``.grad``.
+    """
     grads: dict[int, Tensor] = {}  # pending gradients of the nodes discovered so far
     heap: list[tuple[int, int, Tensor]] = []  # (-generation, id, node): ids break ties
+    final: dict[int, tuple[Tensor, Tensor]] = {}  # what goes to the delivery at the end
 
     def receive(t: Tensor, g: Tensor) -> None:
         if t._op is None:  # a leaf: nothing to walk, its gradient is final
-            delivery.deliver(t, g)
+            hold(t, g)
         elif (prev := grads.get(id(t))) is None:
             grads[id(t)] = g
             heapq.heappush(heap, (-t._gen, id(t), t))
         else:
             grads[id(t)] = accumulate(prev, g, create_graph)
+
+    def hold(t: Tensor, g: Tensor) -> None:
+        prev = final.get(id(t))
+        final[id(t)] = (t, g if prev is None else accumulate(prev[1], g, create_graph))
 
     for root, g in zip(roots, root_grads):
         receive(root, g)
@@ -63,12 +80,13 @@ def walk(
         while heap:
             node = heapq.heappop(heap)[2]
             g = grads.pop(id(node))
-            backward_fn = node._backward
-            if backward_fn is None:
+            if node._backward is None:
                 raise _freed(node)
+            if node._saved:
+                check_saved_versions(node)
             if node._retains_grad or id(node) in delivery.wanted:
-                delivery.deliver(node, g)
-            parent_grads = backward_fn(g)
+                hold(node, g)
+            parent_grads = _call_backward(node, g)
             if trace is not None:
                 trace(node, g, parent_grads)
             for parent, pg in zip(node._parents, parent_grads):
@@ -79,17 +97,59 @@ def walk(
                 # keeps its op name so that a second backward can say what happened.
                 node._backward = None
                 node._parents = ()
+                node._saved = ()
+        delivery.deliver_all(final.values())
 
 
-def _checked(node: Tensor, parent: Tensor, pg: Tensor, create_graph: bool) -> Tensor:
-    """A parent's gradient from ``node``'s closure: its shape checked, its dtype the
-    parent's (a mixed-dtype op computes in the wider type)."""
+def _call_backward(node: Tensor, g: Tensor) -> Sequence[Tensor | None]:
+    """``node``'s closure applied to ``g``, with one result per parent; an error inside
+    the closure comes out naming the op."""
+    try:
+        parent_grads = node._backward(g)  # type: ignore[misc]
+    except (GraphFreedError, BackwardError):
+        raise
+    except Exception as exc:
+        raise BackwardError(
+            f"backward of '{node._op}' (output shape {node.shape}) raised "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if type(parent_grads) is not tuple or len(parent_grads) != len(node._parents):
+        if not isinstance(parent_grads, (tuple, list)):
+            raise TypeError(
+                f"backward of '{node._op}' must return a tuple with one gradient per "
+                f"input ({len(node._parents)}), got {type(parent_grads).__name__}"
+            )
+        if len(parent_grads) != len(node._parents):
+            raise RuntimeError(
+                f"backward of '{node._op}' returned {len(parent_grads)} gradients for "
+                f"{len(node._parents)} inputs; return one per input (None for an input "
+                "that needs none)"
+            )
+    return parent_grads
+
+
+def _checked(node: Tensor, parent: Tensor, pg: Any, create_graph: bool) -> Tensor:
+    """A parent's gradient from ``node``'s closure: a Tensor (an ndarray is wrapped) of
+    the parent's shape, in the parent's dtype (a mixed-dtype op computes in the wider
+    type)."""
+    if not isinstance(pg, Tensor):
+        if not isinstance(pg, np.ndarray):
+            raise TypeError(
+                f"backward of '{node._op}' returned a {type(pg).__name__} as a gradient; "
+                "expected a Tensor, an ndarray or None"
+            )
+        pg = wrap(pg)
     if pg.data.shape != parent.data.shape:
         raise RuntimeError(
             f"backward of '{node._op}' returned a gradient of shape "
             f"{pg.data.shape} for an input of shape {parent.data.shape}"
         )
     if pg.data.dtype != parent.data.dtype:
+        if pg.data.dtype.kind != "f":
+            raise TypeError(
+                f"backward of '{node._op}' returned a gradient of dtype {pg.data.dtype} "
+                f"for an input of dtype {parent.data.dtype}; gradients are floating point"
+            )
         return cast(pg, parent.data.dtype, create_graph)
     return pg
 

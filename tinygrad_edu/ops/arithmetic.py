@@ -57,7 +57,7 @@ def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
             unbroadcast(mul(g, a), b.shape) if b.requires_grad else None,
         )
 
-    return record(out, (a, b), backward, "mul")
+    return record(out, (a, b), backward, "mul", (a, b))
 
 
 def div(a: ArrayLike, b: ArrayLike) -> Tensor:
@@ -71,7 +71,7 @@ def div(a: ArrayLike, b: ArrayLike) -> Tensor:
             unbroadcast(neg(div(mul(g, a), mul(b, b))), b.shape) if b.requires_grad else None,
         )
 
-    return record(out, (a, b), backward, "div")
+    return record(out, (a, b), backward, "div", (a, b))
 
 
 def neg(a: ArrayLike) -> Tensor:
@@ -128,7 +128,7 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
             gb = _reshaped(unbroadcast(matmul(swapaxes(a2, -1, -2), g2), b2.shape), b.shape)
         return ga, gb
 
-    return record(out, (a, b), backward, "matmul")
+    return record(out, (a, b), backward, "matmul", (a, b))
 
 
 def _reshaped(t: Tensor, shape: tuple[int, ...]) -> Tensor:

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu.ops.helpers import as_tensor, keepdims_shape, normalize_axes
-from tinygrad_edu.tensor import ArrayLike, Tensor, record
+from tinygrad_edu.tensor import ArrayLike, Tensor, record, share_version
 
 __all__ = ["reshape", "broadcast_to", "sum", "unbroadcast", "expand_reduced"]
 
@@ -32,7 +32,7 @@ def reshape(a: ArrayLike, shape: Any) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor]:
         return (reshape(g, in_shape),)
 
-    return record(out, (a,), backward, "reshape")
+    return share_version(record(out, (a,), backward, "reshape"), a)
 
 
 def broadcast_to(a: ArrayLike, shape: Any) -> Tensor:
@@ -48,7 +48,7 @@ def broadcast_to(a: ArrayLike, shape: Any) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor]:
         return (unbroadcast(g, in_shape),)
 
-    return record(out, (a,), backward, "broadcast_to")
+    return share_version(record(out, (a,), backward, "broadcast_to"), a)
 
 
 def sum(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:

@@ -44,7 +44,7 @@ def log(a: ArrayLike) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor]:
         return (div(g, a),)
 
-    return record(np.log(a.data), (a,), backward, "log")
+    return record(np.log(a.data), (a,), backward, "log", (a,))
 
 
 def sqrt(a: ArrayLike) -> Tensor:
@@ -80,7 +80,7 @@ def pow(a: ArrayLike, b: ArrayLike) -> Tensor:
             gb = unbroadcast(mul(g, mul(out, safe_log)), b.shape)
         return ga, gb
 
-    return record_using_output(out, (a, b), backward, "pow")
+    return record_using_output(out, (a, b), backward, "pow", (a, b))
 
 
 def _pow_scalar(a: Tensor, p: float) -> Tensor:
@@ -94,7 +94,7 @@ def _pow_scalar(a: Tensor, p: float) -> Tensor:
             return (mul(g, mul(a, 2)),)
         return (mul(g, mul(_pow_scalar(a, p - 1), p)),)
 
-    return record(out, (a,), backward, "pow")
+    return record(out, (a,), backward, "pow", (a,))
 
 
 def abs(a: ArrayLike) -> Tensor:
@@ -104,7 +104,7 @@ def abs(a: ArrayLike) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor]:
         return (mul(g, np.sign(a.data)),)
 
-    return record(np.abs(a.data), (a,), backward, "abs")
+    return record(np.abs(a.data), (a,), backward, "abs", (a,))
 
 
 def tanh(a: ArrayLike) -> Tensor:
@@ -139,7 +139,7 @@ def relu(a: ArrayLike) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor]:
         return (mul(g, a.data > 0),)
 
-    return record(np.maximum(a.data, as_tensor(0, a).data), (a,), backward, "relu")
+    return record(np.maximum(a.data, as_tensor(0, a).data), (a,), backward, "relu", (a,))
 
 
 def leaky_relu(a: ArrayLike, negative_slope: float = 0.01) -> Tensor:
@@ -171,7 +171,7 @@ def clip(a: ArrayLike, min: float | None = None, max: float | None = None) -> Te
 
     lo = None if min is None else as_tensor(min, a).data
     hi = None if max is None else as_tensor(max, a).data
-    return record(np.clip(a.data, lo, hi), (a,), backward, "clip")
+    return record(np.clip(a.data, lo, hi), (a,), backward, "clip", (a,))
 
 
 def _extremum(a: ArrayLike, b: ArrayLike, op: str) -> Tensor:
@@ -189,7 +189,7 @@ def _extremum(a: ArrayLike, b: ArrayLike, op: str) -> Tensor:
             if b.requires_grad else None,
         )
 
-    return record(out, (a, b), backward, op)
+    return record(out, (a, b), backward, op, (a, b))
 
 
 def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
@@ -205,7 +205,8 @@ def minimum(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
     """a where condition else b, with broadcasting. d/da = condition, d/db = not condition."""
-    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
+    # A copy: backward reads the condition, and an in-place op could change the original.
+    cond = np.array(condition.data if isinstance(condition, Tensor) else condition)
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
     a, b = pair(a, b)

@@ -71,7 +71,7 @@ def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> Te
         return (gx, gw) if b is None else (gx, gw, gb)
 
     parents = (x, weight) if b is None else (x, weight, b)
-    return record(out_data, parents, backward, "linear")
+    return record(out_data, parents, backward, "linear", (x, weight))
 
 
 def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean") -> Tensor:
@@ -171,4 +171,4 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean")
                 g_target = mul(scale, neg(log_softmax(logits, 1)))
         return g_logits, g_target
 
-    return record(out, (logits, tgt), backward, "cross_entropy")
+    return record(out, (logits, tgt), backward, "cross_entropy", (logits, tgt))

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.tensor import ArrayLike, Tensor, record, wrap
+from tinygrad_edu.tensor import ArrayLike, Tensor, modified_error, record, wrap
 
 __all__ = [
     "as_tensor", "pair", "broadcast_error", "broadcast_forward", "normalize_axes",
@@ -95,15 +95,21 @@ def record_using_output(
     parents: tuple[Tensor, ...],
     backward: Callable[[Tensor, Tensor], tuple[Tensor | None, ...]],
     op: str,
+    saved: tuple[Tensor, ...] = (),
 ) -> Tensor:
     """Record an op whose ``backward(g, out)`` needs the op's own result ``out``.
 
     The result is held weakly (see the module's docstring): by the time backward runs,
     a caller still holds it, since backward starts from it or from a tensor built on it.
+    ``saved`` lists the inputs the backward reads too (see :func:`record`); the output
+    itself is checked here: it was version 0 when the op made it.
     """
     def closure(g: Tensor) -> tuple[Tensor | None, ...]:
-        return backward(g, out_ref())  # type: ignore[arg-type]
+        out = out_ref()
+        if out.version:  # type: ignore[union-attr]
+            raise modified_error(op, out, 0, "its own output")  # type: ignore[arg-type]
+        return backward(g, out)  # type: ignore[arg-type]
 
-    result = record(data, parents, closure, op)
+    result = record(data, parents, closure, op, saved)
     out_ref = weakref.ref(result)
     return result

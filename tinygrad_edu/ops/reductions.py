@@ -57,7 +57,7 @@ def _reduce_extremum(a: ArrayLike, axis: Any, keepdims: bool, op: str) -> Tensor
         share = winners / np.sum(winners, axis=axes, keepdims=True)
         return (mul(expand_reduced(g, a.shape, axes, keepdims), share.astype(g.dtype)),)
 
-    return record(out, (a,), backward, op)
+    return record(out, (a,), backward, op, (a,))
 
 
 def max(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -85,7 +85,7 @@ def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
         lse = expand_reduced(out, a.shape, axes, keepdims)
         return (mul(expand_reduced(g, a.shape, axes, keepdims), exp(sub(a, lse))),)
 
-    return record_using_output(out, (a,), backward, "logsumexp")
+    return record_using_output(out, (a,), backward, "logsumexp", (a,))
 
 
 def argmax(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Tensor:

@@ -15,7 +15,7 @@ import numpy as np
 
 from tinygrad_edu.ops.broadcasting import broadcast_to, reshape
 from tinygrad_edu.ops.helpers import as_tensor, normalize_axes
-from tinygrad_edu.tensor import ArrayLike, Tensor, record
+from tinygrad_edu.tensor import ArrayLike, Tensor, record, share_version
 
 __all__ = [
     "transpose", "permute", "swapaxes", "flatten", "squeeze", "unsqueeze", "expand",
@@ -41,7 +41,8 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Tensor:
         inverse = None if axes is None else tuple(int(i) for i in np.argsort(axes))
         return (transpose(g, inverse),)
 
-    return record(np.transpose(a.data, axes), (a,), backward, "transpose")
+    out = record(np.transpose(a.data, axes), (a,), backward, "transpose")
+    return share_version(out, a)
 
 
 def permute(a: ArrayLike, axes: Sequence[int]) -> Tensor:
@@ -140,7 +141,7 @@ def getitem(a: ArrayLike, index: Any) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor]:
         return (_scatter_add(g, index, shape, accumulate),)
 
-    return record(np.asarray(out), (a,), backward, "getitem")
+    return share_version(record(np.asarray(out), (a,), backward, "getitem"), a)
 
 
 def _scatter_add(g: Tensor, index: Any, shape: tuple[int, ...], accumulate: bool) -> Tensor:
