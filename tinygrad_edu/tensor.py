@@ -28,7 +28,6 @@ from tinygrad_edu.tensor_methods import TensorMethods
 
 __all__ = [
     "Tensor", "tensor", "make_op", "record", "wrap", "share_version", "modified_error",
-    "check_saved_versions",
 ]
 
 ArrayLike = Union["Tensor", np.ndarray, float, int, bool, Sequence[Any]]
@@ -283,9 +282,7 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
             t._gen = gen + 1
             t._vc = None
             t._saved = saved
-            if saved:
-                t._saved_versions = tuple(
-                    [0 if (vc := s._vc) is None else vc[0] for s in saved])
+            t._saved_versions = _versions(saved) if saved else ()
             return t
     t.requires_grad = False
     t._parents = ()
@@ -297,6 +294,17 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
     return t
 
 
+def _versions(saved: tuple[Tensor, ...]) -> tuple[int, ...]:
+    # Written out for one and two tensors, the common cases: this runs for every op.
+    if len(saved) == 1:
+        vc = saved[0]._vc
+        return (0 if vc is None else vc[0],)
+    if len(saved) == 2:
+        vc, vc2 = saved[0]._vc, saved[1]._vc
+        return (0 if vc is None else vc[0], 0 if vc2 is None else vc2[0])
+    return tuple(0 if s._vc is None else s._vc[0] for s in saved)
+
+
 def modified_error(op: str, t: Tensor, saved_version: int, what: str = "an input") -> RuntimeError:
     """The error for a saved tensor changed in place between an op and its backward."""
     return RuntimeError(
@@ -305,14 +313,6 @@ def modified_error(op: str, t: Tensor, saved_version: int, what: str = "an input
         f"{saved_version}, now at version {t.version}. Write the update out of place "
         "(h = h + b instead of h += b), or run the forward pass again after the update"
     )
-
-
-def check_saved_versions(node: Tensor) -> None:
-    """Raise if an in-place op changed a tensor that ``node``'s backward reads."""
-    for t, version in zip(node._saved, node._saved_versions):
-        vc = t._vc
-        if vc is not None and vc[0] != version:
-            raise modified_error(node._op or "?", t, version)
 
 
 def share_version(view: Tensor, base: Tensor) -> Tensor:

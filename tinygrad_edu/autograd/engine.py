@@ -22,7 +22,7 @@ import numpy as np
 
 from tinygrad_edu.autograd.delivery import GradientDelivery, accumulate, cast
 from tinygrad_edu.grad_mode import set_grad_enabled
-from tinygrad_edu.tensor import Tensor, check_saved_versions, wrap
+from tinygrad_edu.tensor import Tensor, modified_error, wrap
 
 __all__ = [
     "backward", "grad", "walk", "GraphFreedError", "BackwardError", "Trace",
@@ -60,18 +60,20 @@ def walk(
     heap: list[tuple[int, int, Tensor]] = []  # (-generation, id, node): ids break ties
     final: dict[int, tuple[Tensor, Tensor]] = {}  # what goes to the delivery at the end
 
-    def receive(t: Tensor, g: Tensor) -> None:
-        if t._op is None:  # a leaf: nothing to walk, its gradient is final
-            hold(t, g)
-        elif (prev := grads.get(id(t))) is None:
-            grads[id(t)] = g
-            heapq.heappush(heap, (-t._gen, id(t), t))
-        else:
-            grads[id(t)] = accumulate(prev, g, create_graph)
+    wanted = delivery.wanted
 
-    def hold(t: Tensor, g: Tensor) -> None:
-        prev = final.get(id(t))
-        final[id(t)] = (t, g if prev is None else accumulate(prev[1], g, create_graph))
+    def receive(t: Tensor, g: Tensor) -> None:
+        key = id(t)
+        if t._op is None or t._retains_grad or key in wanted:
+            prev = final.get(key)  # a gradient that leaves the walk
+            final[key] = (t, g if prev is None else accumulate(prev[1], g, create_graph))
+            if t._op is None:  # a leaf: nothing to walk
+                return
+        if (prev_g := grads.get(key)) is None:
+            grads[key] = g
+            heapq.heappush(heap, (-t._gen, key, t))
+        else:
+            grads[key] = accumulate(prev_g, g, create_graph)
 
     for root, g in zip(roots, root_grads):
         receive(root, g)
@@ -82,16 +84,26 @@ def walk(
             g = grads.pop(id(node))
             if node._backward is None:
                 raise _freed(node)
-            if node._saved:
-                check_saved_versions(node)
-            if node._retains_grad or id(node) in delivery.wanted:
-                hold(node, g)
-            parent_grads = _call_backward(node, g)
+            if node._saved:  # what the closure reads must not have changed in place
+                for t, version in zip(node._saved, node._saved_versions):
+                    if t._vc is not None and t._vc[0] != version:
+                        raise modified_error(node._op or "?", t, version)
+            try:
+                parent_grads = node._backward(g)
+            except (GraphFreedError, BackwardError):
+                raise
+            except Exception as exc:
+                raise _failed(node, exc) from exc
+            if type(parent_grads) is not tuple or len(parent_grads) != len(node._parents):
+                _refuse_result(node, parent_grads)
             if trace is not None:
                 trace(node, g, parent_grads)
             for parent, pg in zip(node._parents, parent_grads):
                 if pg is not None and parent.requires_grad:
-                    receive(parent, _checked(node, parent, pg, create_graph))
+                    if type(pg) is not Tensor or pg.data.shape != parent.data.shape or (
+                            pg.data.dtype != parent.data.dtype):
+                        pg = _checked(node, parent, pg, create_graph)
+                    receive(parent, pg)
             if not retain_graph:
                 # Dropping the closure and the parents frees every saved array; the node
                 # keeps its op name so that a second backward can say what happened.
@@ -101,31 +113,26 @@ def walk(
         delivery.deliver_all(final.values())
 
 
-def _call_backward(node: Tensor, g: Tensor) -> Sequence[Tensor | None]:
-    """``node``'s closure applied to ``g``, with one result per parent; an error inside
-    the closure comes out naming the op."""
-    try:
-        parent_grads = node._backward(g)  # type: ignore[misc]
-    except (GraphFreedError, BackwardError):
-        raise
-    except Exception as exc:
-        raise BackwardError(
-            f"backward of '{node._op}' (output shape {node.shape}) raised "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
-    if type(parent_grads) is not tuple or len(parent_grads) != len(node._parents):
-        if not isinstance(parent_grads, (tuple, list)):
-            raise TypeError(
-                f"backward of '{node._op}' must return a tuple with one gradient per "
-                f"input ({len(node._parents)}), got {type(parent_grads).__name__}"
-            )
-        if len(parent_grads) != len(node._parents):
-            raise RuntimeError(
-                f"backward of '{node._op}' returned {len(parent_grads)} gradients for "
-                f"{len(node._parents)} inputs; return one per input (None for an input "
-                "that needs none)"
-            )
-    return parent_grads
+def _failed(node: Tensor, exc: Exception) -> BackwardError:
+    return BackwardError(
+        f"backward of '{node._op}' (output shape {node.shape}) raised "
+        f"{type(exc).__name__}: {exc}"
+    )
+
+
+def _refuse_result(node: Tensor, parent_grads: Any) -> None:
+    """Raise for a closure result that is not one gradient per input (a list is fine)."""
+    if not isinstance(parent_grads, (tuple, list)):
+        raise TypeError(
+            f"backward of '{node._op}' must return a tuple with one gradient per "
+            f"input ({len(node._parents)}), got {type(parent_grads).__name__}"
+        )
+    if len(parent_grads) != len(node._parents):
+        raise RuntimeError(
+            f"backward of '{node._op}' returned {len(parent_grads)} gradients for "
+            f"{len(node._parents)} inputs; return one per input (None for an input "
+            "that needs none)"
+        )
 
 
 def _checked(node: Tensor, parent: Tensor, pg: Any, create_graph: bool) -> Tensor:
