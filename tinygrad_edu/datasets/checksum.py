@@ -45,7 +45,7 @@ SAME_TICK_NS = 2_000_000_000
 # Entries kept; the oldest go first. Two data sets of four files, in a few places.
 _RECORD_ENTRIES = 64
 _RECORD_MAX_BYTES = 1 << 16
-_CHUNK = 1 << 20
+_CHUNK = 1 << 22
 _GZIP_MAGIC = b"\x1f\x8b"
 _OWN_FILES = "for data of your own, turn the check off (verify=False)"
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around deflate data
@@ -90,12 +90,12 @@ class ContentDigest:
         self.size = 0
         self._sha = hashlib.sha256()
         self._head = b""
-        self._kept: list[bytes] | None = [] if keep else None
+        self._kept: bytearray | None = bytearray() if keep else None
         self._inflater: Any = None
         self._start = b""  # the first bytes, until it is known whether they are gzip
         self._started = False
 
-    def update(self, chunk: bytes) -> None:
+    def update(self, chunk: bytes | memoryview) -> None:
         """Feed the next bytes of the file as stored."""
         if not self._started:
             self._start += chunk
@@ -110,13 +110,16 @@ class ContentDigest:
         else:
             self._inflate(chunk)
 
-    def _inflate(self, chunk: bytes) -> None:
+    def _inflate(self, chunk: bytes | memoryview) -> None:
         while chunk:
             if self._inflater.eof:
                 # Another gzip member follows (as `cat a.gz b.gz` makes).
                 self._inflater = zlib.decompressobj(_GZIP_WBITS)
-            # max_length bounds each step's output: never more than the limit allows.
+            # max_length bounds each step's output: never more than the limit allows,
+            # and only the header until it has been checked.
             room = min(self.limit - self.size + 1, _CHUNK)
+            if len(self._head) < len(self.header):
+                room = min(room, len(self.header) - len(self._head))
             try:
                 self._content(self._inflater.decompress(chunk, room))
             except zlib.error as exc:
@@ -126,7 +129,7 @@ class ContentDigest:
             else:
                 chunk = self._inflater.unconsumed_tail
 
-    def _content(self, data: bytes) -> None:
+    def _content(self, data: bytes | memoryview) -> None:
         if not data:
             return
         self.size += len(data)
@@ -140,7 +143,7 @@ class ContentDigest:
                              f"{_describe_header(self.header)}")
         self._sha.update(data)
         if self._kept is not None:
-            self._kept.append(data)
+            self._kept += data
 
     def finish(self) -> None:
         """Check that the stream ended properly: a gzip stream cut short, or content
@@ -178,16 +181,17 @@ class ContentDigest:
         return self._sha.hexdigest()
 
     @property
-    def content(self) -> bytes:
-        """The content (only with ``keep=True``)."""
+    def content(self) -> bytearray:
+        """The content (only with ``keep=True``), not a copy."""
         if self._kept is None:
             raise ValueError("ContentDigest.content: created without keep=True")
-        return b"".join(self._kept)
+        return self._kept
 
     def read_from(self, f: IO[bytes]) -> ContentDigest:
         """Feed all of ``f`` and :meth:`finish`; returns self."""
-        while chunk := f.read(_CHUNK):
-            self.update(chunk)
+        buffer = memoryview(bytearray(_CHUNK))
+        while n := f.readinto(buffer):  # type: ignore[attr-defined]
+            self.update(buffer[:n])
         self.finish()
         return self
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from .._atomic import atomic_write
 
-__all__ = ["IDXError", "read_idx", "write_idx", "IDX_DTYPES", "DEFAULT_MAX_BYTES"]
+__all__ = ["IDXError", "read_idx", "parse_idx", "write_idx", "IDX_DTYPES", "DEFAULT_MAX_BYTES"]
 
 PathLike = str | os.PathLike[str]
 
@@ -162,7 +162,10 @@ def _open_binary(source: PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
         yield io.BytesIO(source.read())
 
 
-def _parse(stream: IO[bytes], name: str, max_bytes: int | None) -> np.ndarray:
+def _header(
+    stream: IO[bytes], name: str, max_bytes: int | None
+) -> tuple[np.dtype, tuple[int, ...], int]:
+    """Read the magic number and the sizes: (dtype, shape, bytes of data declared)."""
     magic = _read_exactly(stream, 4)
     if len(magic) < 4:
         raise IDXError(
@@ -206,7 +209,32 @@ def _parse(stream: IO[bytes], name: str, max_bytes: int | None) -> np.ndarray:
             f"{max_bytes} this compressed file may inflate to; if the file is trusted, "
             "pass a larger max_bytes to read_idx"
         )
+    return dtype, shape, expected
 
+
+def _check_length(found: int, expected: int, dtype: np.dtype, shape: tuple[int, ...],
+                  name: str, at_least: bool = False) -> None:
+    what = f"{expected} bytes of {dtype.newbyteorder('=').name} data for shape {shape}"
+    if found < expected:
+        raise IDXError(f"{name}: truncated: expected {what}, found {found}")
+    if found > expected:
+        extra = found - expected
+        amount = f"more than {found}" if at_least else f"{found} ({extra} extra)"
+        raise IDXError(f"{name}: too long: expected {what}, found {amount}")
+
+
+def _array(payload: bytearray | memoryview, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    array = np.frombuffer(payload, dtype=dtype).reshape(shape)
+    if dtype.itemsize > 1:
+        # astype copies into native byte order, so arithmetic on the result is fast
+        # and the array does not surprise code that inspects dtype.byteorder.
+        return array.astype(dtype.newbyteorder("="))
+    # A bytearray is writable, so the single-byte result is an ordinary writable array.
+    return array.view(dtype.newbyteorder("="))
+
+
+def _parse(stream: IO[bytes], name: str, max_bytes: int | None) -> np.ndarray:
+    dtype, shape, expected = _header(stream, name, max_bytes)
     # Read into a growing buffer instead of allocating `expected` bytes up front: a
     # damaged header can announce terabytes, and that must be an IDXError, not a
     # MemoryError.
@@ -216,26 +244,30 @@ def _parse(stream: IO[bytes], name: str, max_bytes: int | None) -> np.ndarray:
         if not part:
             break
         payload += part
-    if len(payload) < expected:
-        raise IDXError(
-            f"{name}: truncated: expected {expected} bytes of {dtype.newbyteorder('=').name} "
-            f"data for shape {shape}, found {len(payload)}"
-        )
+    _check_length(len(payload), expected, dtype, shape, name)
     extra = _count_rest(stream)
-    if extra:
-        found = (f"found {expected + extra} ({extra} extra)" if extra <= _MAX_EXTRA_COUNTED
-                 else f"found more than {expected + _MAX_EXTRA_COUNTED}")
-        raise IDXError(
-            f"{name}: too long: expected {expected} bytes of {dtype.newbyteorder('=').name} "
-            f"data for shape {shape}, {found}"
-        )
-    array = np.frombuffer(payload, dtype=dtype).reshape(shape)
-    if dtype.itemsize > 1:
-        # astype copies into native byte order, so arithmetic on the result is fast
-        # and the array does not surprise code that inspects dtype.byteorder.
-        return array.astype(dtype.newbyteorder("="))
-    # bytearray is writable, so the single-byte result is an ordinary writable array.
-    return array.view(dtype.newbyteorder("="))
+    _check_length(expected + extra, expected, dtype, shape, name,
+                  at_least=extra > _MAX_EXTRA_COUNTED)
+    return _array(payload, dtype, shape)
+
+
+def parse_idx(data: bytearray, name: str = "<bytearray>") -> np.ndarray:
+    """The array in ``data``, the whole content of an uncompressed IDX file, without
+    copying it: for single-byte types the result is a view of ``data`` (so ``data``
+    must not be used for anything else afterwards).
+
+    Same checks and errors as :func:`read_idx`; ``name`` is used in messages.
+
+    Example:
+        >>> parse_idx(bytearray([0, 0, 0x08, 1, 0, 0, 0, 2, 5, 6]))
+        array([5, 6], dtype=uint8)
+    """
+    view = memoryview(data)
+    head = io.BytesIO(view[: 4 + 4 * 255])
+    dtype, shape, expected = _header(head, name, None)
+    payload = view[head.tell():]
+    _check_length(len(payload), expected, dtype, shape, name)
+    return _array(payload, dtype, shape)
 
 
 def read_idx(

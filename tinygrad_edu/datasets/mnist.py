@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -28,7 +27,7 @@ from .download import (
     missing_directories,
     remove_if_empty,
 )
-from .idx import DEFAULT_MAX_BYTES, IDXError, read_idx
+from .idx import DEFAULT_MAX_BYTES, IDXError, parse_idx, read_idx
 
 __all__ = [
     "IDXFile",
@@ -166,7 +165,7 @@ def _read_verified(path: Path, file: IDXFile, what: str, record: VerifiedFiles) 
         digest.read_from(f)
     digest.check(file.sha256)
     record.add(path, st, file.sha256, hashed_ns)
-    return read_idx(io.BytesIO(digest.content), name=str(path))
+    return parse_idx(digest.content, name=str(path))
 
 
 def _with_checksums(spec: DatasetSpec, checksums: Mapping[str, str]) -> DatasetSpec:
