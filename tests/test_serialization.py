@@ -301,3 +301,15 @@ def test_a_checkpoint_opens_in_pytorch(tmp_path: Path) -> None:
         ours = net.predict(Tensor(x)).data
         theirs = model(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(theirs, ours, rtol=1e-6, atol=1e-6)
+
+
+def test_the_pytorch_example_in_the_docs_runs(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("safetensors.torch")
+    text = (Path(__file__).resolve().parent.parent / "docs" / "datasets.md").read_text()
+    blocks = [b.split("\n```", 1)[0] for b in text.split("```python\n")[1:]]
+    (example,) = [b for b in blocks if "safetensors.torch" in b]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "docs/datasets.md", "exec"), {})
+    assert (tmp_path / "linear.safetensors").is_file()
