@@ -65,6 +65,7 @@ from tinygrad_edu.datasets import (
     ChecksumError,
     DatasetNotFoundError,
     IDXError,
+    default_cache_dir,
     load_fashion_mnist,
     load_mnist,
 )
@@ -156,9 +157,10 @@ def check_args(args: argparse.Namespace) -> None:
         if not data_dir.is_dir():
             fail(f"--data-dir {args.data_dir}: not a directory")
     else:
-        env = os.environ.get(DATA_ENV_VAR)
-        if env and Path(env).expanduser().exists() and not Path(env).expanduser().is_dir():
-            fail(f"{DATA_ENV_VAR}={env} names a file; it must name the data root directory")
+        try:
+            default_cache_dir()
+        except NotADirectoryError as exc:
+            fail(str(exc))
     for option, path in (("--plot", args.plot), ("--save", args.save)):
         if path is not None:
             _check_output(option, Path(path))
@@ -183,10 +185,6 @@ def _check_output(option: str, path: Path) -> None:
         fail(f"{option} {path}: the directory {directory} is not writable")
 
 
-def _settings(args: argparse.Namespace) -> dict[str, Any]:
-    return {name: getattr(args, name) for name in SETTINGS}
-
-
 def _check_resume(args: argparse.Namespace) -> dict[str, Any]:
     """Read the checkpoint and make sure this run can go on from it."""
     path = args.resume
@@ -208,7 +206,9 @@ def _check_resume(args: argparse.Namespace) -> dict[str, Any]:
     if iteration > args.iters:
         fail(f"--resume {path}: the run is at iteration {iteration}, past --iters {args.iters}")
     # A dry run of loading it: any damage shows now, not after the data is loaded.
-    network, opt = _network_and_optimizer(args, np.random.default_rng(0))
+    network = TwoLayerNet(input_size=IMAGE_PIXELS, hidden_size=args.hidden_size,
+                          output_size=CLASSES, dtype=DTYPES[args.dtype])
+    opt = OPTIMIZERS[args.optimizer](network.parameters(), lr=args.lr)
     try:
         network.load_state_dict(_model_part(checkpoint))
         opt.load_state_dict(_part(checkpoint, "optimizer/"))
@@ -226,13 +226,6 @@ def _part(checkpoint: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.nda
 def _model_part(checkpoint: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     # State-dict names are Python attribute paths: they never contain a slash.
     return {k: v for k, v in checkpoint.items() if "/" not in k}
-
-
-def _network_and_optimizer(args: argparse.Namespace,
-                           rng: np.random.Generator) -> tuple[TwoLayerNet, optim.Optimizer]:
-    network = TwoLayerNet(input_size=IMAGE_PIXELS, hidden_size=args.hidden_size,
-                          output_size=CLASSES, rng=rng, dtype=DTYPES[args.dtype])
-    return network, OPTIMIZERS[args.optimizer](network.parameters(), lr=args.lr)
 
 
 def _progress_bar(total: int, enabled: bool, initial: int = 0) -> Any:
@@ -431,7 +424,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(f"total time: {history['time']:.1f} s", flush=True)
 
     if args.save:
-        path = serialization.save(checkpoint(history, _settings(args)), args.save)
+        settings = {name: getattr(args, name) for name in SETTINGS}
+        path = serialization.save(checkpoint(history, settings), args.save)
         print(f"checkpoint saved to {path}")
     if args.plot:
         plot_history(history, args.plot)

@@ -30,6 +30,13 @@ def _load_example(name: str) -> ModuleType:
     return module
 
 
+@pytest.fixture(autouse=True)
+def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data root of the test's own: the record of verified files goes there."""
+    monkeypatch.setenv("TINYGRAD_EDU_DATA", str(tmp_path / "root"))
+    return tmp_path / "root"
+
+
 @pytest.fixture(scope="module")
 def two_layer() -> ModuleType:
     return _load_example("two_layer_mnist")
@@ -207,9 +214,8 @@ BAD_ARGUMENTS = [
 @pytest.mark.usefixtures("no_loading")
 def test_bad_arguments_are_refused_before_any_work(
     two_layer: ModuleType, argv: list[str], message: str, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("TINYGRAD_EDU_DATA", str(tmp_path / "root"))
     (tmp_path / "a_file").write_text("x")
     before = sorted(tmp_path.rglob("*"))
     with pytest.raises(SystemExit) as e:
@@ -235,18 +241,18 @@ def test_the_data_root_variable_naming_a_file(
     with pytest.raises(SystemExit) as e:
         two_layer.main([])
     assert e.value.code == 2
-    assert capsys.readouterr().err == (f"two_layer_mnist.py: error: TINYGRAD_EDU_DATA="
-                                       f"{tmp_path / 'a_file'} names a file; it must name the "
-                                       "data root directory\n")
+    assert capsys.readouterr().err == (
+        f"two_layer_mnist.py: error: TINYGRAD_EDU_DATA={tmp_path / 'a_file'} names a file, not "
+        "a directory; set it to the data root, the directory that holds (or will hold) mnist/ "
+        "and fashion-mnist/\n"
+    )
 
 
 @pytest.mark.skipif(not FASHION_DIR.is_dir(),
                     reason=f"Fashion-MNIST is not installed at {FASHION_DIR}")
 def test_mnist_pointed_at_fashion_files_is_refused(
-    two_layer: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    two_layer: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("TINYGRAD_EDU_DATA", str(tmp_path / "root"))
     with pytest.raises(SystemExit) as e:
         two_layer.main(["--dataset", "mnist", "--data-dir", str(FASHION_DIR), "--no-progress"])
     assert e.value.code == 2
