@@ -8,7 +8,22 @@ printed every epoch (600 iterations), 17 rows in all, then the total time:
     python examples/two_layer_mnist.py
     python examples/two_layer_mnist.py --dataset fashion-mnist --plot curves.png
 
-Differences from the seed, none of which changes what is learned:
+Every argument is checked before any work starts: a mistake gets a one-line error and
+exit status 2, and nothing is created. The data files must be the published ones (their
+SHA-256 is checked; ``--no-verify`` accepts files of your own in the same format).
+
+``--save PATH`` writes a checkpoint (``.npz``, or ``.safetensors`` with the safetensors
+extra): the network's weights under their state-dict names (``W1 b1 W2 b2``, W1 of shape
+(784, 50)), and under ``optimizer/``, ``loader/`` and ``run/`` what it takes to go on:
+the optimizer's state, the batch generator's state, the iteration count, the training
+losses and the table so far. ``--resume PATH`` goes on from there, with the same settings and a
+larger ``--iters``, and prints exactly the table the uninterrupted run prints (on the same
+machine with the same thread count: float32 sums can round differently otherwise):
+
+    python examples/two_layer_mnist.py --iters 3000 --save run.npz
+    python examples/two_layer_mnist.py --iters 10000 --resume run.npz --save run.npz
+
+Differences from the book's code, none of which changes what is learned:
 
 * gradients come from autograd instead of hand-written backward methods;
 * labels are class indices instead of one-hot rows (the same loss, less work);
@@ -33,19 +48,31 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
+import math
+import os
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 
 from tinygrad_edu import optim, serialization
 from tinygrad_edu.data import DataLoader
-from tinygrad_edu.datasets import DatasetNotFoundError, load_fashion_mnist, load_mnist
+from tinygrad_edu.datasets import (
+    ChecksumError,
+    DatasetNotFoundError,
+    IDXError,
+    default_cache_dir,
+    load_fashion_mnist,
+    load_mnist,
+)
 from tinygrad_edu.datasets.download import DATA_ENV_VAR
 from tinygrad_edu.models import TwoLayerNet
 
+PROG = "two_layer_mnist.py"
 LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
 # Follows the loader's message, which lists where it looked and how TINYGRAD_EDU_DATA works.
 MISSING_DATA_HINT = (
@@ -60,14 +87,34 @@ OPTIMIZERS = {
     "adam": optim.Adam,
 }
 DTYPES = {"float32": np.float32, "float64": np.float64}
+IMAGE_PIXELS, CLASSES = 28 * 28, 10  # both data sets
+# What a run's result depends on: a resumed run must have the same.
+SETTINGS = ("dataset", "batch_size", "lr", "hidden_size", "optimizer", "dtype", "seed",
+            "eval_every")
+
+
+def fail(message: str) -> NoReturn:
+    """The one-line error of a bad argument: exit status 2, as argparse's own."""
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # No usage block: one line that says what is wrong (--help shows the usage).
+        fail(message)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The command line; every default is the book's setting."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    """The command line; every default is the book's setting. Everything is checked
+    here, before any work (see :func:`check_args`)."""
+    parser = _Parser(prog=PROG, description=__doc__.split("\n")[0])
     parser.add_argument("--dataset", choices=sorted(LOADERS), default="mnist")
     parser.add_argument("--data-dir", default=None,
                         help="directory with the four IDX files (default: the cache)")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="use the files without checking that they are the published "
+                             "ones (for data of your own in the same format)")
     parser.add_argument("--iters", type=int, default=10000, help="iterations (10000)")
     parser.add_argument("--batch-size", type=int, default=100, help="mini-batch size (100)")
     parser.add_argument("--lr", type=float, default=0.1, help="learning rate (0.1)")
@@ -82,18 +129,106 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--plot", default=None, metavar="PATH",
                         help="save learning curves as a PNG (needs matplotlib)")
     parser.add_argument("--save", default=None, metavar="PATH",
-                        help="save the trained weights as .npz")
+                        help="save a checkpoint (.npz, or .safetensors) to resume from")
+    parser.add_argument("--resume", default=None, metavar="PATH",
+                        help="go on from a checkpoint written by --save, to --iters")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    for name in ("iters", "batch_size", "hidden_size"):
-        if getattr(args, name) <= 0:
-            parser.error(f"--{name.replace('_', '-')} must be positive")
-    if args.eval_every is not None and args.eval_every <= 0:
-        parser.error("--eval-every must be positive")
+    check_args(args)
     return args
 
 
-def _progress_bar(total: int, enabled: bool) -> Any:
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse, with a one-line error, anything that would fail later."""
+    for name in ("iters", "batch_size", "hidden_size"):
+        if getattr(args, name) <= 0:
+            fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        fail(f"--lr must be a positive number, got {args.lr}")
+    if args.eval_every is not None and not (math.isfinite(args.eval_every)
+                                            and args.eval_every > 0):
+        fail(f"--eval-every must be a positive number, got {args.eval_every}")
+    if args.seed < 0:
+        fail(f"--seed must be >= 0, got {args.seed}")
+    if args.data_dir is not None:
+        data_dir = Path(args.data_dir).expanduser()
+        if not data_dir.exists():
+            fail(f"--data-dir {args.data_dir}: no such directory")
+        if not data_dir.is_dir():
+            fail(f"--data-dir {args.data_dir}: not a directory")
+    else:
+        try:
+            default_cache_dir()
+        except NotADirectoryError as exc:
+            fail(str(exc))
+    for option, path in (("--plot", args.plot), ("--save", args.save)):
+        if path is not None:
+            _check_output(option, Path(path))
+    if args.plot:
+        _figure_class()
+    if args.save and args.save.endswith(".safetensors"):
+        try:
+            import safetensors.numpy  # noqa: F401
+        except ImportError:
+            fail(f"--save {args.save}: .safetensors needs the safetensors package: "
+                 "pip install 'tinygrad-edu[safetensors]' (or save as .npz)")
+    args.checkpoint = None if args.resume is None else _check_resume(args)
+
+
+def _check_output(option: str, path: Path) -> None:
+    directory = path.parent
+    if path.is_dir():
+        fail(f"{option} {path}: is a directory; give a file name")
+    if not directory.is_dir():
+        fail(f"{option} {path}: the directory {directory} does not exist")
+    if not os.access(directory, os.W_OK):
+        fail(f"{option} {path}: the directory {directory} is not writable")
+
+
+def _check_resume(args: argparse.Namespace) -> dict[str, Any]:
+    """Read the checkpoint and make sure this run can go on from it."""
+    path = args.resume
+    if not Path(path).is_file():
+        fail(f"--resume {path}: no such file")
+    try:
+        checkpoint = serialization.load(path)
+    except (serialization.CheckpointError, OSError, ImportError) as exc:
+        fail(f"--resume: {exc}")
+    try:
+        saved = json.loads(bytes(checkpoint["run/settings"]).decode())
+        iteration = int(checkpoint["run/iteration"])
+    except (KeyError, ValueError, TypeError, UnicodeDecodeError):
+        fail(f"--resume {path}: not a checkpoint of this script (no run/ entries)")
+    differ = [f"--{k.replace('_', '-')} {saved.get(k)}" for k in SETTINGS
+              if saved.get(k) != getattr(args, k)]
+    if differ:
+        fail(f"--resume {path}: the run was made with {', '.join(differ)}; give the same")
+    if iteration > args.iters:
+        fail(f"--resume {path}: the run is at iteration {iteration}, past --iters {args.iters}")
+    # A dry run of loading it: any damage shows now, not after the data is loaded.
+    network = TwoLayerNet(input_size=IMAGE_PIXELS, hidden_size=args.hidden_size,
+                          output_size=CLASSES, dtype=DTYPES[args.dtype])
+    opt = OPTIMIZERS[args.optimizer](network.parameters(), lr=args.lr)
+    try:
+        network.load_state_dict(_model_part(checkpoint))
+        opt.load_state_dict(_part(checkpoint, "optimizer/"))
+        DataLoader(np.zeros(1), replacement=True, generator=0).load_state_dict(
+            _part(checkpoint, "loader/"))
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        fail(f"--resume {path}: {' '.join(str(exc).split())}")
+    return checkpoint
+
+
+def _part(checkpoint: Mapping[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k.removeprefix(prefix): v for k, v in checkpoint.items() if k.startswith(prefix)}
+
+
+def _model_part(checkpoint: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    # State-dict names are Python attribute paths: they never contain a slash.
+    return {k: v for k, v in checkpoint.items() if "/" not in k}
+
+
+def _progress_bar(total: int, enabled: bool, initial: int = 0) -> Any:
     """A tqdm bar on stderr, or None when disabled or tqdm is not installed."""
     if not enabled:
         return None
@@ -101,7 +236,8 @@ def _progress_bar(total: int, enabled: bool) -> Any:
         from tqdm import tqdm
     except ImportError:
         return None
-    return tqdm(total=total, file=sys.stderr, leave=False, unit="it", mininterval=0.25)
+    return tqdm(total=total, initial=initial, file=sys.stderr, leave=False, unit="it",
+                mininterval=0.25)
 
 
 def _emit(line: str, bar: Any) -> None:
@@ -112,16 +248,18 @@ def _emit(line: str, bar: Any) -> None:
         bar.write(line, file=sys.stdout)
 
 
+def _row(train_acc: float, test_acc: float) -> str:
+    return f"train acc, test acc | {train_acc}, {test_acc}"
+
+
 def _figure_class() -> Any:
     """matplotlib's Figure, imported only for --plot (and before training, so a missing
     matplotlib is reported at once rather than after the run)."""
     try:
         from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise SystemExit(
-            "--plot needs matplotlib, which is not installed; install the examples extra: "
-            "pip install 'tinygrad-edu[examples]'"
-        ) from exc
+    except ImportError:
+        fail("--plot needs matplotlib, which is not installed; install the examples extra: "
+             "pip install 'tinygrad-edu[examples]'")
     return Figure
 
 
@@ -154,6 +292,7 @@ def train(
     eval_every: float | None = None,
     initial: dict[str, np.ndarray] | None = None,
     sampler: np.random.Generator | None = None,
+    resume: Mapping[str, np.ndarray] | None = None,
     progress: bool = True,
     verbose: bool = True,
 ) -> dict[str, Any]:
@@ -163,10 +302,13 @@ def train(
     a state dict with W1 b1 W2 b2); the batches from ``sampler`` (default: the same
     seeded Generator, after the weights). Accuracy on the full sets is evaluated when
     ``i % eval_every == 0`` (default one epoch, ``max(train_size / batch_size, 1)``)
-    and, with ``verbose``, printed as a table row.
+    and, with ``verbose``, printed as a table row. ``resume``, a :func:`checkpoint`,
+    restores the network, the optimizer, the loader's generator and the history,
+    reprints the table so far, and goes on from its iteration.
 
     Returns the history: ``train_loss`` (per iteration), ``eval_iters``, ``train_acc``,
-    ``test_acc`` (per row), ``time`` (seconds of training) and the trained ``network``.
+    ``test_acc`` (per row), ``time`` (seconds of training), the trained ``network``,
+    its ``optimizer`` and ``loader``, and ``iteration`` (iterations done: ``iters``).
     """
     start = time.perf_counter()
     train_size = x_train.shape[0]
@@ -177,19 +319,33 @@ def train(
     if initial is not None:
         network.load_state_dict(initial)
     opt = OPTIMIZERS[optimizer](network.parameters(), lr=lr)
-    # Batches drawn with replacement, as np.random.choice(train_size, batch_size).
-    loader = DataLoader((x_train, t_train), batch_size=batch_size, replacement=True,
-                        generator=rng if sampler is None else sampler)
-    batches = itertools.chain.from_iterable(itertools.repeat(loader))
+    sampler = rng if sampler is None else sampler
     if eval_every is None:
         eval_every = max(train_size / batch_size, 1)
 
     train_loss = np.empty(iters)
     history: dict[str, Any] = {"eval_iters": [], "train_acc": [], "test_acc": []}
+    first = 0
+    # Batches drawn with replacement, as np.random.choice(train_size, batch_size).
+    loader = DataLoader((x_train, t_train), batch_size=batch_size, replacement=True,
+                        generator=sampler)
+    if resume is not None:
+        network.load_state_dict(_model_part(resume))
+        opt.load_state_dict(_part(resume, "optimizer/"))
+        loader.load_state_dict(_part(resume, "loader/"))
+        first = int(resume["run/iteration"])
+        train_loss[:first] = resume["run/train_loss"]
+        history["eval_iters"] = resume["run/eval_iters"].tolist()
+        history["train_acc"] = resume["run/train_acc"].tolist()
+        history["test_acc"] = resume["run/test_acc"].tolist()
+    batches = itertools.chain.from_iterable(itertools.repeat(loader))
     criterion = network.lastLayer
-    bar = _progress_bar(iters, progress)
+    bar = _progress_bar(iters, progress, initial=first)
     try:
-        for i in range(iters):
+        if verbose:
+            for row in zip(history["train_acc"], history["test_acc"]):
+                _emit(_row(*row), bar)
+        for i in range(first, iters):
             x_batch, t_batch = next(batches)
             opt.zero_grad()
             loss = criterion(network(x_batch), t_batch)
@@ -204,7 +360,7 @@ def train(
                 history["train_acc"].append(train_acc)
                 history["test_acc"].append(test_acc)
                 if verbose:
-                    _emit(f"train acc, test acc | {train_acc}, {test_acc}", bar)
+                    _emit(_row(train_acc, test_acc), bar)
             if bar is not None:
                 bar.update(1)
     finally:
@@ -212,37 +368,65 @@ def train(
             bar.close()
     history["train_loss"] = train_loss.tolist()
     history["time"] = time.perf_counter() - start
-    history["network"] = network
+    history.update(network=network, optimizer=opt, loader=loader, iteration=iters)
     return history
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Load the data, train, print the table and the total time (loading included, as
-    the book's), save and plot if asked; returns :func:`train`'s history with ``time``
-    the total."""
-    args = parse_args(argv)
-    if args.plot:
-        _figure_class()
-    start = time.perf_counter()
-    # Pixels arrive in the working dtype once, so no batch is ever converted again.
+def checkpoint(history: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``--save`` writes: the network's state dict, ``optimizer/<name>`` and
+    ``loader/<name>`` for the optimizer's and the batch loader's, and ``run/<name>`` for
+    the rest of the run (see the module docstring)."""
+    text = json.dumps(dict(settings), sort_keys=True).encode()
+    return {
+        **history["network"].state_dict(),
+        **{f"optimizer/{k}": v for k, v in history["optimizer"].state_dict().items()},
+        **{f"loader/{k}": v for k, v in history["loader"].state_dict().items()},
+        "run/iteration": np.int64(history["iteration"]),
+        "run/train_loss": np.array(history["train_loss"], dtype=np.float64),
+        "run/eval_iters": np.array(history["eval_iters"], dtype=np.int64),
+        "run/train_acc": np.array(history["train_acc"], dtype=np.float64),
+        "run/test_acc": np.array(history["test_acc"], dtype=np.float64),
+        "run/settings": np.frombuffer(text, dtype=np.uint8),  # UTF-8 JSON
+    }
+
+
+def load_data(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
+    """The data set in the working dtype; a missing one exits with the loader's report,
+    a file that is not the published one with a one-line error."""
     try:
+        # Pixels arrive in the working dtype once, so no batch is ever converted again.
         (x_train, t_train), (x_test, t_test) = LOADERS[args.dataset](
             normalize=True, flatten=True, one_hot_label=False, data_dir=args.data_dir,
-            dtype=DTYPES[args.dtype],
+            dtype=DTYPES[args.dtype], verify=not args.no_verify,
         )
     except DatasetNotFoundError as exc:
         # The loader's message says where it looked and why downloading failed.
         raise SystemExit(f"{exc}\n{MISSING_DATA_HINT}") from exc
+    except ChecksumError as exc:
+        fail(str(exc).replace("turn the check off (verify=False)", "pass --no-verify"))
+    except (IDXError, OSError) as exc:
+        fail(str(exc))
+    return x_train, t_train, x_test, t_test
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Check the arguments, load the data, train (or go on training), print the table
+    and the total time (loading included, as the book's), save and plot if asked;
+    returns :func:`train`'s history with ``time`` the total."""
+    args = parse_args(argv)
+    start = time.perf_counter()
+    x_train, t_train, x_test, t_test = load_data(args)
     history = train(x_train, t_train, x_test, t_test, iters=args.iters,
                     batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                     hidden_size=args.hidden_size, seed=args.seed, eval_every=args.eval_every,
-                    progress=not args.no_progress)
+                    resume=args.checkpoint, progress=not args.no_progress)
     history["time"] = time.perf_counter() - start
     print(f"total time: {history['time']:.1f} s", flush=True)
 
     if args.save:
-        path = serialization.save(history["network"], args.save)
-        print(f"weights saved to {path}")
+        settings = {name: getattr(args, name) for name in SETTINGS}
+        path = serialization.save(checkpoint(history, settings), args.save)
+        print(f"checkpoint saved to {path}")
     if args.plot:
         plot_history(history, args.plot)
         print(f"learning curves saved to {args.plot}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -245,3 +247,32 @@ def test_repr() -> None:
     assert text == (
         "DataLoader(len(dataset)=9, batch_size=4, shuffle=True, drop_last=False, replacement=False)"
     )
+
+
+@pytest.mark.parametrize("make", [np.random.default_rng, np.random.RandomState],
+                         ids=["Generator", "RandomState"])
+def test_state_dict_resumes_the_batches(make: Callable[[int], Any]) -> None:
+    x = np.arange(50)
+    loader = DataLoader(x, batch_size=4, replacement=True, generator=make(3))
+    batches = iter(loader)
+    next(batches)
+    state = loader.state_dict()
+    assert set(state) == {"generator"} and state["generator"].dtype == np.uint8
+    expected = [next(batches) for _ in range(5)]
+    other = DataLoader(x, batch_size=4, replacement=True, generator=make(99))
+    other.load_state_dict(state)
+    again = iter(other)
+    for want in expected:
+        np.testing.assert_array_equal(next(again), want)
+
+
+def test_load_state_dict_refuses_another_generator() -> None:
+    state = DataLoader(np.arange(5), generator=np.random.RandomState(0)).state_dict()
+    loader = DataLoader(np.arange(5), generator=0)
+    before = loader.state_dict()["generator"]
+    with pytest.raises(ValueError, match="state is of a MT19937 generator, this loader draws "
+                                         "from a PCG64"):
+        loader.load_state_dict(state)
+    with pytest.raises(ValueError, match="not a DataLoader state"):
+        loader.load_state_dict({"generator": np.frombuffer(b"{oops", np.uint8)})
+    np.testing.assert_array_equal(loader.state_dict()["generator"], before)

@@ -326,7 +326,8 @@ def fake_dir(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
 
 def test_load_defaults_match_the_book(fake_dir: tuple[Path, dict[str, np.ndarray]]) -> None:
     directory, arrays = fake_dir
-    (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=directory, download=False)
+    (x_train, t_train), (x_test, t_test) = load_mnist(data_dir=directory, download=False,
+                                                      verify=False)
     assert x_train.shape == (20, 784) and x_test.shape == (10, 784)
     assert x_train.dtype == np.float32
     expected = arrays["train_images"].reshape(20, 784).astype(np.float32) / np.float32(255)
@@ -339,14 +340,16 @@ def test_load_defaults_match_the_book(fake_dir: tuple[Path, dict[str, np.ndarray
 
 def test_load_without_normalize_keeps_uint8(fake_dir: tuple[Path, dict[str, np.ndarray]]) -> None:
     directory, arrays = fake_dir
-    (x_train, _), (x_test, _) = load_mnist(normalize=False, data_dir=directory, download=False)
+    (x_train, _), (x_test, _) = load_mnist(normalize=False, data_dir=directory, download=False,
+                                           verify=False)
     assert x_train.dtype == np.uint8
     np.testing.assert_array_equal(x_test, arrays["test_images"].reshape(10, 784))
 
 
 def test_load_unflattened(fake_dir: tuple[Path, dict[str, np.ndarray]]) -> None:
     directory, arrays = fake_dir
-    (x_train, _), (x_test, _) = load_mnist(flatten=False, data_dir=directory, download=False)
+    (x_train, _), (x_test, _) = load_mnist(flatten=False, data_dir=directory, download=False,
+                                           verify=False)
     assert x_train.shape == (20, 1, 28, 28) and x_test.shape == (10, 1, 28, 28)
     np.testing.assert_array_equal(x_train[:, 0] * 255, arrays["train_images"])
 
@@ -355,7 +358,7 @@ def test_load_unflattened(fake_dir: tuple[Path, dict[str, np.ndarray]]) -> None:
 def test_load_one_hot(fake_dir: tuple[Path, dict[str, np.ndarray]], dtype: type) -> None:
     directory, arrays = fake_dir
     (x_train, t_train), (_, t_test) = load_mnist(
-        one_hot_label=True, data_dir=directory, download=False, dtype=dtype
+        one_hot_label=True, data_dir=directory, download=False, dtype=dtype, verify=False
     )
     assert x_train.dtype == dtype
     assert t_train.shape == (20, 10) and t_test.shape == (10, 10)
@@ -372,12 +375,12 @@ def test_load_rejects_integer_dtype(fake_dir: tuple[Path, dict[str, np.ndarray]]
 
 def test_load_accepts_uncompressed_and_mixed_files(tmp_path: Path) -> None:
     arrays = make_fake_mnist(tmp_path, gz=False)
-    (_, t_train), _ = load_mnist(data_dir=tmp_path, download=False)
+    (_, t_train), _ = load_mnist(data_dir=tmp_path, download=False, verify=False)
     np.testing.assert_array_equal(t_train, arrays["train_labels"])
     # Replace one file by its gzip form: both spellings can coexist in a directory.
     (tmp_path / "t10k-images-idx3-ubyte").unlink()
     write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", arrays["test_images"])
-    _, (x_test, _) = load_mnist(normalize=False, data_dir=tmp_path, download=False)
+    _, (x_test, _) = load_mnist(normalize=False, data_dir=tmp_path, download=False, verify=False)
     np.testing.assert_array_equal(x_test, arrays["test_images"].reshape(10, -1))
 
 
@@ -387,7 +390,8 @@ def test_local_damaged_file_is_reported_not_replaced(tmp_path: Path) -> None:
     damaged.write_bytes(damaged.read_bytes()[:-3])
     with pytest.raises(IDXError, match=rf"{damaged.name}: corrupt or truncated gzip"):
         # A mirror that cannot answer: a damaged local file must not trigger a download.
-        load_mnist(data_dir=tmp_path, mirrors=["http://127.0.0.1:9/"], timeout=1, verbose=False)
+        load_mnist(data_dir=tmp_path, mirrors=["http://127.0.0.1:9/"], timeout=1, verbose=False,
+                   verify=False)
 
 
 @pytest.mark.parametrize(
@@ -405,7 +409,7 @@ def test_local_file_with_wrong_content(
     make_fake_mnist(tmp_path)
     write_idx(tmp_path / NAMES[key], array)
     with pytest.raises(IDXError, match=message) as e:
-        load_mnist(data_dir=tmp_path, download=False)
+        load_mnist(data_dir=tmp_path, download=False, verify=False)
     assert NAMES[key] in str(e.value)
 
 
@@ -413,7 +417,7 @@ def test_missing_files_without_download(tmp_path: Path) -> None:
     make_fake_mnist(tmp_path)
     (tmp_path / NAMES["test_images"]).unlink()
     with pytest.raises(DatasetNotFoundError) as e:
-        load_mnist(data_dir=tmp_path, download=False)
+        load_mnist(data_dir=tmp_path, download=False, verify=False)
     message = str(e.value)
     assert "1 of 4 files not found: t10k-images-idx3-ubyte.gz" in message
     assert str(tmp_path) in message
@@ -424,7 +428,7 @@ def test_missing_files_without_download(tmp_path: Path) -> None:
 
 def test_missing_data_dir_is_reported_as_missing(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError, match=r"nowhere  \(does not exist\)"):
-        load_mnist(data_dir=tmp_path / "nowhere", download=False)
+        load_mnist(data_dir=tmp_path / "nowhere", download=False, verify=False)
 
 
 # ---------------------------------------------------------------------- cache locations
@@ -448,11 +452,11 @@ def test_env_var_root_holds_one_directory_per_dataset(
 ) -> None:
     monkeypatch.setenv("TINYGRAD_EDU_DATA", str(tmp_path))
     arrays = make_fake_mnist(tmp_path / "mnist")
-    (_, t_train), _ = load_mnist(download=False)
+    (_, t_train), _ = load_mnist(download=False, verify=False)
     np.testing.assert_array_equal(t_train, arrays["train_labels"])
     (tmp_path / "mnist" / NAMES["train_images"]).unlink()
     with pytest.raises(DatasetNotFoundError) as e:
-        load_mnist(download=False)
+        load_mnist(download=False, verify=False)
     assert str(tmp_path / "mnist") in str(e.value)
 
 
@@ -474,18 +478,19 @@ def test_loaders_are_load_dataset_with_their_spec(
 
     monkeypatch.setattr(mnist_module, "load_dataset", record)
     loader(False, False, True, data_dir="d", download=False, dtype=np.float64,
-           mirrors=["m"], timeout=2.0, checksums={"f": "0"}, verbose=False)
+           mirrors=["m"], timeout=2.0, checksums={"f": "0"}, verify=False, verbose=False)
     assert calls == [{
         "spec": spec, "normalize": False, "flatten": False, "one_hot_label": True,
         "data_dir": "d", "download": False, "dtype": np.float64, "mirrors": ["m"],
-        "timeout": 2.0, "checksums": {"f": "0"}, "verbose": False,
+        "timeout": 2.0, "checksums": {"f": "0"}, "verify": False, "verbose": False,
     }]
 
 
 def test_data_dir_wins_over_system_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TINYGRAD_EDU_DATA", str(tmp_path / "root"))
     arrays = make_fake_mnist(tmp_path / "mine", n_train=7, n_test=3)
-    (x_train, t_train), (x_test, _) = load_fashion_mnist(data_dir=tmp_path / "mine", download=False)
+    (x_train, t_train), (x_test, _) = load_fashion_mnist(data_dir=tmp_path / "mine",
+                                                         download=False, verify=False)
     assert x_train.shape == (7, 784) and x_test.shape == (3, 784)
     np.testing.assert_array_equal(t_train, arrays["train_labels"])
 
@@ -507,4 +512,5 @@ def test_fashion_mnist_from_the_debian_package(
     # Fashion-MNIST is balanced: 6000 training and 1000 test images per class.
     np.testing.assert_array_equal(np.bincount(t_train, minlength=10), np.full(10, 6000))
     np.testing.assert_array_equal(np.bincount(t_test, minlength=10), np.full(10, 1000))
-    assert list(tmp_path.iterdir()) == []
+    # Nothing was copied into the data root: only the record of the verified files.
+    assert [p.name for p in tmp_path.iterdir()] == ["verified-files.json"]

@@ -7,10 +7,13 @@ them in, so nothing here touches the network beyond the loopback interface.
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import socket
 import threading
+import tracemalloc
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,6 +25,7 @@ import pytest
 from tinygrad_edu.datasets import (
     MNIST,
     DatasetNotFoundError,
+    IDXFile,
     load_dataset,
     load_mnist,
     write_idx,
@@ -41,7 +45,9 @@ class FakeMirrors:
     ``/good/<file>`` serves the file; ``/status-<code>/<file>`` answers with that HTTP
     status; ``/truncated/<file>`` announces more bytes than it sends, then hangs up;
     ``/corrupt/<file>`` serves the file with one byte flipped; ``/hang/<file>`` waits
-    without answering until the server shuts down.
+    without answering until the server shuts down; ``/recompressed/<file>`` serves the
+    same content compressed differently; ``/bomb/<file>`` serves 100 KB of gzip data
+    that starts like the file and inflates to 100 MB.
     """
 
     def __init__(self, files: dict[str, bytes]) -> None:
@@ -73,6 +79,13 @@ class FakeMirrors:
                     self.send_error(int(kind.removeprefix("status-")))
                 elif kind == "hang":
                     mirrors.release.wait(10)
+                elif kind == "recompressed":
+                    content = gzip.decompress(body)
+                    again = gzip.compress(content, compresslevel=1, mtime=1)
+                    self._send(again, len(again))
+                elif kind == "bomb":
+                    bomb = _bomb(gzip.decompress(body)[:16])
+                    self._send(bomb, len(bomb))
                 else:
                     self.send_error(404)
 
@@ -117,7 +130,24 @@ def source(tmp_path: Path) -> tuple[dict[str, bytes], dict[str, np.ndarray]]:
 
 @pytest.fixture
 def checksums(source: tuple[dict[str, bytes], dict[str, np.ndarray]]) -> dict[str, str]:
-    return {name: hashlib.sha256(data).hexdigest() for name, data in source[0].items()}
+    """The SHA-256 of each file's content, as a user passes them for data of their own."""
+    return {name: hashlib.sha256(gzip.decompress(data)).hexdigest()
+            for name, data in source[0].items()}
+
+
+@pytest.fixture(autouse=True)
+def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data root of the test's own, where the record of verified files goes."""
+    monkeypatch.setenv("TINYGRAD_EDU_DATA", str(tmp_path / "root"))
+    return tmp_path / "root"
+
+
+def _bomb(head: bytes) -> bytes:
+    compressor = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [compressor.compress(head)]
+    zeros = bytes(1 << 20)
+    parts += [compressor.compress(zeros) for _ in range(100)]
+    return b"".join(parts) + compressor.flush()
 
 
 @pytest.fixture
@@ -381,3 +411,52 @@ def test_published_mnist_checksums_are_wellformed() -> None:
         assert len(f.sha256) == 64 and f.sha256 == f.sha256.lower()
         int(f.sha256, 16)
     assert [f.name for f in MNIST.files] == NAMES
+
+
+def _spec_with_shapes(checksums: dict[str, str],
+                      arrays: dict[str, np.ndarray]) -> Any:
+    """MNIST with the small test files as its published ones: digests and shapes."""
+    fields = ("train_images", "train_labels", "test_images", "test_labels")
+    return dataclasses.replace(MNIST, system_dirs=(), **{
+        field: IDXFile(name, checksums[name], arrays[name].shape)
+        for field, name in zip(fields, NAMES)
+    })
+
+
+def test_the_same_content_compressed_differently_is_accepted(
+    tmp_path: Path, mirrors: FakeMirrors, checksums: dict[str, str],
+    source: tuple[dict[str, bytes], dict[str, np.ndarray]],
+) -> None:
+    cache = tmp_path / "cache"
+    (_, t_train), _ = load_mnist(data_dir=cache, mirrors=[mirrors.url("recompressed")],
+                                 checksums=checksums, verbose=False)
+    np.testing.assert_array_equal(t_train, source[1][NAMES[1]])
+    assert mirrors.count("recompressed") == 4
+    assert (cache / NAMES[0]).read_bytes() != source[0][NAMES[0]]  # other bytes, same data
+
+
+def test_a_download_that_inflates_without_end_is_stopped(
+    tmp_path: Path, mirrors: FakeMirrors, checksums: dict[str, str],
+    source: tuple[dict[str, bytes], dict[str, np.ndarray]],
+) -> None:
+    spec = _spec_with_shapes(checksums, source[1])
+    cache = tmp_path / "cache"
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetNotFoundError) as e:
+            load_dataset(spec, data_dir=cache, mirrors=[mirrors.url("bomb")], verbose=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert f"not the published {NAMES[0]}: its content is larger than the 15696 bytes " \
+           "expected" in str(e.value)
+    assert peak < 8 << 20  # the 100 MB were never inflated
+    assert not cache.exists()
+
+
+def test_a_failed_download_leaves_no_directories(tmp_path: Path, closed_port: int) -> None:
+    target = tmp_path / "new" / "deeper" / "mnist"
+    with pytest.raises(DatasetNotFoundError):
+        load_mnist(data_dir=target, mirrors=[f"http://127.0.0.1:{closed_port}/"], timeout=5,
+                   verbose=False)
+    assert list(tmp_path.iterdir()) == []  # "new" was made for the download, then removed

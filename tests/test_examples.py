@@ -3,6 +3,7 @@ is installed, briefly on Fashion-MNIST)."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 import sys
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import serialization
-from tinygrad_edu.datasets import MNIST, DatasetNotFoundError, write_idx
+from tinygrad_edu.datasets import MNIST, DatasetNotFoundError, load_mnist, write_idx
 from tinygrad_edu.models import TwoLayerNet
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -27,6 +28,13 @@ def _load_example(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(autouse=True)
+def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data root of the test's own: the record of verified files goes there."""
+    monkeypatch.setenv("TINYGRAD_EDU_DATA", str(tmp_path / "root"))
+    return tmp_path / "root"
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +76,9 @@ def _rows(out: str) -> list[str]:
 def test_two_layer_mnist_end_to_end(two_layer: ModuleType, tiny_mnist: Path, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
     weights, curves = tmp_path / "out" / "weights.npz", tmp_path / "curves.png"
-    history = two_layer.main(["--data-dir", str(tiny_mnist), "--iters", "50", "--no-progress",
-                              "--save", str(weights), "--plot", str(curves)])
+    weights.parent.mkdir()
+    history = two_layer.main(["--data-dir", str(tiny_mnist), "--no-verify", "--iters", "50",
+                              "--no-progress", "--save", str(weights), "--plot", str(curves)])
     out = capsys.readouterr().out
     rows = _rows(out)
     # 500 images / batch 100 = 5 iterations per epoch: rows at i = 0, 5, ..., 45.
@@ -85,14 +94,15 @@ def test_two_layer_mnist_end_to_end(two_layer: ModuleType, tiny_mnist: Path, tmp
     assert np.mean(history["train_loss"][-10:]) < np.mean(history["train_loss"][:10])
 
     state = serialization.load(weights)
-    assert list(state) == ["W1", "b1", "W2", "b2"]
+    # The weights under their state-dict names, then what it takes to resume the run.
+    assert list(state)[:4] == ["W1", "b1", "W2", "b2"]
+    assert all("/" in k for k in list(state)[4:])
     assert state["W1"].shape == (784, 50) and state["W1"].dtype == np.float32
     with np.load(weights, allow_pickle=False) as raw:  # a plain .npz for NumPy too
         np.testing.assert_array_equal(raw["b2"], state["b2"])
     net = TwoLayerNet(784, 50, 10, dtype=np.float32)
-    net.load_state_dict(state)
-    from tinygrad_edu.datasets import load_mnist
-    _, (x_test, t_test) = load_mnist(data_dir=tiny_mnist, download=False)
+    assert net.load_state_dict(state, strict=False).missing_keys == []
+    _, (x_test, t_test) = load_mnist(data_dir=tiny_mnist, download=False, verify=False)
     # The saved weights are the trained ones (the last row is 4 iterations earlier).
     assert net.accuracy(x_test, t_test) >= history["test_acc"][-1] - 0.1
 
@@ -103,7 +113,8 @@ def test_two_layer_mnist_end_to_end(two_layer: ModuleType, tiny_mnist: Path, tmp
 def test_two_layer_mnist_is_reproducible_and_honours_options(
     two_layer: ModuleType, tiny_mnist: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["--data-dir", str(tiny_mnist), "--iters", "12", "--no-progress", "--seed", "5"]
+    argv = ["--data-dir", str(tiny_mnist), "--no-verify", "--iters", "12", "--no-progress",
+            "--seed", "5"]
     first = two_layer.main(argv)
     second = two_layer.main(argv)
     assert first["train_loss"] == second["train_loss"]
@@ -111,9 +122,10 @@ def test_two_layer_mnist_is_reproducible_and_honours_options(
     other_seed = two_layer.main(argv[:-1] + ["6"])
     assert other_seed["train_loss"] != first["train_loss"]
 
-    history = two_layer.main(["--data-dir", str(tiny_mnist), "--iters", "30", "--no-progress",
-                              "--optimizer", "adam", "--lr", "0.01", "--dtype", "float64",
-                              "--batch-size", "50", "--eval-every", "10", "--hidden-size", "8"])
+    history = two_layer.main(["--data-dir", str(tiny_mnist), "--no-verify", "--iters", "30",
+                              "--no-progress", "--optimizer", "adam", "--lr", "0.01",
+                              "--dtype", "float64", "--batch-size", "50", "--eval-every", "10",
+                              "--hidden-size", "8"])
     assert history["eval_iters"] == [0, 10, 20]
     assert np.mean(history["train_loss"][-5:]) < np.mean(history["train_loss"][:5])
     capsys.readouterr()
@@ -124,8 +136,9 @@ def test_every_optimizer_option_trains(two_layer: ModuleType, tiny_mnist: Path,
                                        name: str, capsys: pytest.CaptureFixture[str]) -> None:
     lr = {"sgd": "0.1", "momentum": "0.05", "adagrad": "0.05", "rmsprop": "0.002",
           "adam": "0.002"}[name]
-    history = two_layer.main(["--data-dir", str(tiny_mnist), "--iters", "40", "--lr", lr,
-                              "--optimizer", name, "--no-progress", "--eval-every", "39"])
+    history = two_layer.main(["--data-dir", str(tiny_mnist), "--no-verify", "--iters", "40",
+                              "--lr", lr, "--optimizer", name, "--no-progress",
+                              "--eval-every", "39"])
     assert history["test_acc"][-1] > 0.5, name
     capsys.readouterr()
 
@@ -133,7 +146,7 @@ def test_every_optimizer_option_trains(two_layer: ModuleType, tiny_mnist: Path,
 def test_progress_bar_goes_to_stderr(two_layer: ModuleType, tiny_mnist: Path,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("tqdm")
-    two_layer.main(["--data-dir", str(tiny_mnist), "--iters", "10"])
+    two_layer.main(["--data-dir", str(tiny_mnist), "--no-verify", "--iters", "10"])
     captured = capsys.readouterr()
     assert re.search(r"\d+/10 \[", captured.err)  # the bar, e.g. " 50%|#####  | 5/10 ["
     assert len(_rows(captured.out)) == 2 and "/10 [" not in captured.out
@@ -143,34 +156,177 @@ def test_runs_without_tqdm(two_layer: ModuleType, tiny_mnist: Path,
                            monkeypatch: pytest.MonkeyPatch,
                            capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` fail
-    history = two_layer.main(["--data-dir", str(tiny_mnist), "--iters", "10"])
+    history = two_layer.main(["--data-dir", str(tiny_mnist), "--no-verify", "--iters", "10"])
     captured = capsys.readouterr()
     assert len(history["train_acc"]) == 2 and captured.err == ""
 
 
 def test_plot_without_matplotlib_names_the_extra(two_layer: ModuleType, tiny_mnist: Path,
-                                                 tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+                                                 tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(SystemExit, match=r"tinygrad-edu\[examples\]"):
-        two_layer.main(["--data-dir", str(tiny_mnist), "--iters", "5", "--no-progress",
-                        "--plot", str(tmp_path / "c.png")])
+    with pytest.raises(SystemExit) as e:
+        two_layer.main(["--data-dir", str(tiny_mnist), "--no-verify", "--iters", "5",
+                        "--no-progress", "--plot", str(tmp_path / "c.png")])
+    assert e.value.code == 2
+    assert re.fullmatch(r"two_layer_mnist\.py: error: --plot needs matplotlib.*"
+                        r"tinygrad-edu\[examples\]'\n", capsys.readouterr().err)
     assert not (tmp_path / "c.png").exists()
 
 
-@pytest.mark.parametrize("argv", [["--iters", "0"], ["--batch-size", "-1"],
-                                  ["--optimizer", "lbfgs"], ["--dtype", "float16"],
-                                  ["--eval-every", "0"]])
-def test_bad_arguments_exit(two_layer: ModuleType, argv: list[str],
-                            capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def no_loading(two_layer: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading data counts as work: with a bad argument it must never start."""
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the data set was loaded before the arguments were checked")
+
+    for name in two_layer.LOADERS:
+        monkeypatch.setitem(two_layer.LOADERS, name, refuse)
+
+
+BAD_ARGUMENTS = [
+    (["--iters", "0"], "--iters must be positive, got 0"),
+    (["--batch-size", "-1"], "--batch-size must be positive, got -1"),
+    (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs' ..."),
+    (["--dtype", "float16"], "argument --dtype: invalid choice: 'float16' ..."),
+    (["--eval-every", "0"], "--eval-every must be a positive number, got 0.0"),
+    (["--eval-every", "nan"], "--eval-every must be a positive number, got nan"),
+    (["--lr", "-1"], "--lr must be a positive number, got -1.0"),
+    (["--lr", "inf"], "--lr must be a positive number, got inf"),
+    (["--lr", "abc"], "argument --lr: invalid float value: 'abc'"),
+    (["--seed", "-3"], "--seed must be >= 0, got -3"),
+    (["--data-dir", "{tmp}/typo"], "--data-dir {tmp}/typo: no such directory"),
+    (["--data-dir", "{tmp}/a_file"], "--data-dir {tmp}/a_file: not a directory"),
+    (["--plot", "{tmp}/missing_dir/x.png"],
+     "--plot {tmp}/missing_dir/x.png: the directory {tmp}/missing_dir does not exist"),
+    (["--plot", "{tmp}"], "--plot {tmp}: is a directory; give a file name"),
+    (["--save", "{tmp}/missing_dir/w.npz"],
+     "--save {tmp}/missing_dir/w.npz: the directory {tmp}/missing_dir does not exist"),
+    (["--resume", "{tmp}/nope.npz"], "--resume {tmp}/nope.npz: no such file"),
+    (["--resume", "{tmp}/a_file"], "--resume: {tmp}/a_file is not a checkpoint: expected an "
+                                   ".npz (zip) or a .safetensors file, found text starting 'x'"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_ARGUMENTS,
+                         ids=[" ".join(a).replace("{tmp}/", "") for a, _ in BAD_ARGUMENTS])
+@pytest.mark.usefixtures("no_loading")
+def test_bad_arguments_are_refused_before_any_work(
+    two_layer: ModuleType, argv: list[str], message: str, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "a_file").write_text("x")
+    before = sorted(tmp_path.rglob("*"))
+    with pytest.raises(SystemExit) as e:
+        two_layer.main([a.replace("{tmp}", str(tmp_path)) for a in argv])
+    assert e.value.code == 2
+    # One line, no usage block and no traceback ("..." stands for argparse's list).
+    err = capsys.readouterr().err
+    expected = f"two_layer_mnist.py: error: {message.replace('{tmp}', str(tmp_path))}\n"
+    if expected.endswith(" ...\n"):
+        assert err.startswith(expected.removesuffix("...\n")) and err.count("\n") == 1
+    else:
+        assert err == expected
+    assert sorted(tmp_path.rglob("*")) == before  # nothing created
+
+
+@pytest.mark.usefixtures("no_loading")
+def test_the_data_root_variable_naming_a_file(
+    two_layer: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (tmp_path / "a_file").write_text("x")
+    monkeypatch.setenv("TINYGRAD_EDU_DATA", str(tmp_path / "a_file"))
+    with pytest.raises(SystemExit) as e:
+        two_layer.main([])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == (
+        f"two_layer_mnist.py: error: TINYGRAD_EDU_DATA={tmp_path / 'a_file'} names a file, not "
+        "a directory; set it to the data root, the directory that holds (or will hold) mnist/ "
+        "and fashion-mnist/\n"
+    )
+
+
+@pytest.mark.skipif(not FASHION_DIR.is_dir(),
+                    reason=f"Fashion-MNIST is not installed at {FASHION_DIR}")
+def test_mnist_pointed_at_fashion_files_is_refused(
+    two_layer: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as e:
+        two_layer.main(["--dataset", "mnist", "--data-dir", str(FASHION_DIR), "--no-progress"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"two_layer_mnist.py: error: {FASHION_DIR / MNIST.files[0].name}: "
+                          f"not the published MNIST {MNIST.files[0].name}: the SHA-256 of its "
+                          "content is ")
+    assert err.endswith("; for data of your own, pass --no-verify\n")
+    assert not (tmp_path / "root").exists()
+
+
+def _table(out: str) -> list[str]:
+    return [line for line in out.splitlines() if line.startswith("train acc")]
+
+
+@pytest.mark.parametrize(("optimizer", "stop", "suffix"),
+                         [("sgd", 12, ".npz"), ("adam", 15, ".npz"),
+                          ("momentum", 7, ".safetensors")])
+def test_resume_prints_the_uninterrupted_table(
+    two_layer: ModuleType, tiny_mnist: Path, tmp_path: Path, optimizer: str, stop: int,
+    suffix: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    if suffix == ".safetensors":
+        pytest.importorskip("safetensors")
+    common = ["--data-dir", str(tiny_mnist), "--no-verify", "--no-progress", "--lr", "0.05",
+              "--optimizer", optimizer, "--eval-every", "3"]
+    whole = two_layer.main(common + ["--iters", "23"])
+    expected = _table(capsys.readouterr().out)
+    assert len(expected) == 8  # rows at 0, 3, ..., 21
+
+    path = tmp_path / f"run{suffix}"
+    two_layer.main(common + ["--iters", str(stop), "--save", str(path)])
+    assert len(_table(capsys.readouterr().out)) == len(range(0, stop, 3))
+    # Resumed in two steps, the second from the first's checkpoint.
+    two_layer.main(common + ["--iters", "18", "--resume", str(path), "--save", str(path)])
+    capsys.readouterr()
+    resumed = two_layer.main(common + ["--iters", "23", "--resume", str(path)])
+    assert _table(capsys.readouterr().out) == expected
+    assert resumed["train_loss"] == whole["train_loss"]
+    for key, value in whole["network"].state_dict().items():
+        np.testing.assert_array_equal(resumed["network"].state_dict()[key], value)
+
+
+def test_resume_refuses_other_settings(
+    two_layer: ModuleType, tiny_mnist: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "run.npz"
+    common = ["--data-dir", str(tiny_mnist), "--no-verify", "--no-progress"]
+    two_layer.main(common + ["--iters", "6", "--save", str(path)])
+    capsys.readouterr()
+    for extra, message in [
+        (["--iters", "10", "--lr", "0.2", "--hidden-size", "8"],
+         "the run was made with --lr 0.1, --hidden-size 50; give the same"),
+        (["--iters", "5"], "the run is at iteration 6, past --iters 5"),
+    ]:
+        with pytest.raises(SystemExit) as e:
+            two_layer.main(common + extra + ["--resume", str(path)])
+        assert e.value.code == 2
+        assert capsys.readouterr().err == f"two_layer_mnist.py: error: --resume {path}: {message}\n"
+    state = serialization.load(path)
+    serialization.save({k: v for k, v in state.items() if k != "optimizer/lr"}, path)
     with pytest.raises(SystemExit):
-        two_layer.main(argv)
-    assert "error" in capsys.readouterr().err
+        two_layer.main(common + ["--iters", "10", "--resume", str(path)])
+    assert "missing hyperparameter 'lr'" in capsys.readouterr().err
 
 
 def test_gradient_check_table(gradient_check: ModuleType, tiny_mnist: Path,
+                              monkeypatch: pytest.MonkeyPatch,
                               capsys: pytest.CaptureFixture[str]) -> None:
+    # The generated files are not the published MNIST: load them unverified.
+    monkeypatch.setitem(gradient_check.LOADERS, "mnist", functools.partial(load_mnist,
+                                                                           verify=False))
     diffs = gradient_check.main(["--data-dir", str(tiny_mnist), "--hidden-size", "4"])
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == ["W1", "b1", "W2", "b2"]

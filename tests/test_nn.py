@@ -4,16 +4,16 @@ initialisers, and a small network that learns."""
 from __future__ import annotations
 
 import math
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 import tinygrad_edu as tg
-from tinygrad_edu import nn, serialization
+from tinygrad_edu import nn
 from tinygrad_edu.gradcheck import gradcheck, numerical_gradient
 from tinygrad_edu.nn import init
 from tinygrad_edu.optim import SGD, Adam
@@ -275,6 +275,74 @@ def test_load_state_dict_keeps_the_model_dtype() -> None:
     np.testing.assert_array_equal(net32.bias.data, [1.0, 2.0])
     net32.load_state_dict({"weight": Tensor(np.zeros((2, 2))), "bias": np.zeros(2)})
     assert not net32.weight.data.any()
+
+
+def _two_layers() -> nn.Sequential:
+    return nn.Sequential(nn.Linear(2, 3, rng=0, dtype=np.float32), nn.ReLU(),
+                         nn.Linear(3, 1, rng=1, dtype=np.float32))
+
+
+def _values(net: nn.Module) -> dict[str, np.ndarray]:
+    return {k: v.copy() for k, v in net.state_dict().items()}
+
+
+def test_load_state_dict_checks_writability_before_the_first_write() -> None:
+    net = _two_layers()
+    before = _values(net)
+    net[2].weight.data.flags.writeable = False  # a later parameter is read-only
+    new = {k: v + 1 for k, v in before.items()}
+    with pytest.raises(RuntimeError, match=r"'2\.weight' is read-only in the model"):
+        net.load_state_dict(new)
+    for k, v in net.state_dict().items():  # the earlier ones were not overwritten
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+
+
+def test_load_state_dict_refuses_values_that_overflow_the_cast() -> None:
+    net = _two_layers()
+    before = _values(net)
+    state = {k: v.astype(np.float64) for k, v in before.items()}
+    state["2.bias"] = np.array([1e300])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an error, not a RuntimeWarning about the cast
+        with pytest.raises(RuntimeError, match=r"'2\.bias': values up to 1e\+300 overflow "
+                                               r"float32"):
+            net.load_state_dict(state)
+    np.testing.assert_array_equal(net[2].bias.data, before["2.bias"])
+    with pytest.raises(RuntimeError, match=r"'0\.bias': the checkpoint has non-finite"):
+        net.load_state_dict(dict(state, **{"2.bias": before["2.bias"],
+                                           "0.bias": np.array([0.0, np.nan, 1.0])}))
+
+
+def test_load_state_dict_lists_every_problem_at_once() -> None:
+    net = _two_layers()
+    before = _values(net)
+    net[0].bias.data.flags.writeable = False
+    state = {"0.weight": np.zeros((3, 2)), "0.bias": np.zeros(3),
+             "2.weight": np.full((3, 1), 1e39), "extra": np.zeros(1)}
+    with pytest.raises(RuntimeError) as e:
+        net.load_state_dict(state)
+    lines = str(e.value).splitlines()
+    assert lines[0] == "Error(s) in loading state_dict for Sequential:"
+    assert lines[1:] == [
+        "  missing keys: '2.bias'",
+        "  unexpected keys: 'extra'",
+        "  size mismatch for '0.weight': the checkpoint has shape (3, 2), the model has "
+        "shape (2, 3)",
+        "  '0.bias' is read-only in the model; nothing can be loaded into it",
+        "  '2.weight': values up to 1e+39 overflow float32",
+    ]
+    for k, v in net.state_dict().items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+
+
+def test_load_state_dict_integer_buffers_take_exact_values_only() -> None:
+    net = nn.Linear(1, 1, rng=0)
+    net.register_buffer("steps", np.zeros(1, dtype=np.int64))
+    net.load_state_dict(dict(net.state_dict(), steps=np.array([3.0])))
+    assert net.steps.tolist() == [3]
+    with pytest.raises(RuntimeError, match="'steps': the checkpoint has values int64 cannot"):
+        net.load_state_dict(dict(net.state_dict(), steps=np.array([2.5])))
+    assert net.steps.tolist() == [3]
 
 
 # ---------------------------------------------------------------------------- layers
@@ -585,45 +653,3 @@ def test_mse_regression_with_sgd() -> None:
     assert float(loss) < 0.01 < first
 
 
-# ---------------------------------------------------------------------------- serialization
-
-
-def test_save_load_round_trip(tmp_path: Path) -> None:
-    state = OrderedDict([("z.last", np.arange(3.0)), ("file", np.ones((2, 2), np.float32)),
-                         ("allow_pickle", np.array([1, 2], np.int64))])  # np.savez's own names
-    for compress in (False, True):
-        path = serialization.save(state, tmp_path / f"s{compress}.npz", compress=compress)
-        loaded = serialization.load(path)
-        assert list(loaded) == list(state)  # order kept
-        for key in state:
-            assert loaded[key].dtype == state[key].dtype
-            np.testing.assert_array_equal(loaded[key], state[key])
-
-
-def test_save_refuses_objects_and_load_refuses_single_arrays(tmp_path: Path) -> None:
-    with pytest.raises(TypeError, match="only numeric arrays"):
-        serialization.save({"w": np.array([{"a": 1}], dtype=object)}, tmp_path / "x.npz")
-    with pytest.raises(TypeError, match="non-empty strings"):
-        serialization.save({1: np.zeros(1)}, tmp_path / "x.npz")
-    with pytest.raises(TypeError, match="Module or a mapping"):
-        serialization.save([np.zeros(1)], tmp_path / "x.npz")
-    np.save(tmp_path / "single.npy", np.zeros(2))
-    with pytest.raises(ValueError, match="not an .npz state dict"):
-        serialization.load(tmp_path / "single.npy")
-
-
-def test_save_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = serialization.save({"w": np.zeros(2)}, tmp_path / "ckpt.npz")
-    calls = []
-
-    def failing_write(*args: Any, **kwargs: Any) -> None:
-        calls.append(1)
-        raise OSError("disk full")
-
-    monkeypatch.setattr(np.lib.format, "write_array", failing_write)
-    with pytest.raises(OSError, match="disk full"):
-        serialization.save({"w": np.ones(2)}, path)
-    assert calls
-    monkeypatch.undo()
-    np.testing.assert_array_equal(serialization.load(path)["w"], np.zeros(2))  # old file intact
-    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.npz"]  # no temporary left behind

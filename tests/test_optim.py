@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from tinygrad_edu import nn, optim
+from tinygrad_edu import nn, optim, serialization
 from tinygrad_edu.tensor import Tensor
 
 STEPS = 6
@@ -190,9 +191,11 @@ def test_optimizer_accepts_a_module_and_drives_a_real_gradient() -> None:
     np.testing.assert_allclose(net.weight.data.ravel(), [1.0, -2.0, 0.5], atol=1e-4)
 
 
+@pytest.mark.parametrize("through_file", [False, True], ids=["dict", "npz"])
 @pytest.mark.parametrize("name, make, reference", CASES, ids=[c[0] for c in CASES])
 def test_state_dict_resumes_exactly(
-    name: str, make: Callable[..., optim.Optimizer], reference: Callable[..., list[np.ndarray]]
+    name: str, make: Callable[..., optim.Optimizer], reference: Callable[..., list[np.ndarray]],
+    through_file: bool, tmp_path: Path,
 ) -> None:
     grads = _gradients(1)
     full = [Tensor(p.copy(), requires_grad=True) for p in _initial(1)]
@@ -208,9 +211,13 @@ def test_state_dict_resumes_exactly(
                 p.grad = Tensor(g)
             opt_first.step()
     saved = opt_first.state_dict()
+    if through_file:
+        # The project's own checkpoint format holds an optimizer's state, too.
+        saved = serialization.load(serialization.save(opt_first, tmp_path / "opt.npz"))
     resumed = [Tensor(p.data.copy(), requires_grad=True) for p in first]
     opt_resumed = make(resumed)
     opt_resumed.load_state_dict(saved)
+    assert repr(opt_resumed) == repr(opt_first)
     for round_ in grads[3:]:
         for p, g in zip(resumed, round_):
             p.grad = Tensor(g)
@@ -218,26 +225,91 @@ def test_state_dict_resumes_exactly(
     for a, b in zip(full, resumed):
         np.testing.assert_array_equal(a.data, b.data)
     # The saved state is a copy: stepping the original does not change it.
-    snapshot = {k: v.copy() for k, v in saved["state"][0].items() if isinstance(v, np.ndarray)}
+    snapshot = {k: v.copy() for k, v in saved.items()}
     for p, g in zip(first, grads[0]):
         p.grad = Tensor(g)
     opt_first.step()
     for k, v in snapshot.items():
-        np.testing.assert_array_equal(saved["state"][0][k], v)
+        np.testing.assert_array_equal(saved[k], v)
 
 
-def test_load_state_dict_errors() -> None:
+@pytest.mark.parametrize("name, make, reference", CASES, ids=[c[0] for c in CASES])
+def test_load_state_dict_copies_the_arrays(
+    name: str, make: Callable[..., optim.Optimizer], reference: Callable[..., list[np.ndarray]],
+) -> None:
+    params = [Tensor(p.copy(), requires_grad=True) for p in _initial(2)]
+    source = make(params)
+    for p, g in zip(params, _gradients(2)[0]):
+        p.grad = Tensor(g)
+    source.step()
+    state = source.state_dict()
+    snapshot = {k: v.copy() for k, v in state.items()}
+    target = make(params)
+    target.load_state_dict(state)
+    for p, g in zip(params, _gradients(2)[1]):
+        p.grad = Tensor(g)
+    target.step()  # updates its state arrays in place: they must not be the loaded ones
+    for k, v in snapshot.items():
+        np.testing.assert_array_equal(state[k], v, err_msg=k)
+
+
+def _stepped_adam() -> tuple[optim.Adam, Tensor]:
     p = Tensor(np.ones(2), requires_grad=True)
     adam = optim.Adam([p])
     p.grad = Tensor(np.ones(2))
     adam.step()
-    with pytest.raises(ValueError, match="from 'Adam', not 'SGD'"):
+    return adam, p
+
+
+def test_load_state_dict_errors() -> None:
+    adam, p = _stepped_adam()
+    with pytest.raises(ValueError, match=r"unknown names 'beta1', 'beta2', 'eps' .*another "
+                                         r"optimizer's state") as e:
         optim.SGD([p], lr=0.1).load_state_dict(adam.state_dict())
+    assert "missing hyperparameter 'momentum'" in str(e.value)
     q = Tensor(np.ones(2), requires_grad=True)
-    with pytest.raises(ValueError, match="has 1 parameters, this optimizer has 2"):
-        optim.Adam([p, q]).load_state_dict(adam.state_dict())
-    with pytest.raises(ValueError, match=r"state 'm' of parameter 0 has shape \(2,\)"):
+    with pytest.raises(ValueError, match=r"'state.1.m' is for parameter 1; there are 1"):
+        optim.Adam([q]).load_state_dict({k.replace(".0.", ".1."): v
+                                         for k, v in adam.state_dict().items()})
+    with pytest.raises(ValueError, match=r"'state.0.m' has shape \(2,\) .* shape \(3,\)"):
         optim.Adam([Tensor(np.ones(3), requires_grad=True)]).load_state_dict(adam.state_dict())
+    with pytest.raises(TypeError, match="mapping of names to arrays"):
+        adam.load_state_dict([("lr", 0.1)])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"lr": "abc"}, r"lr must be a finite real number, got 'abc'"),
+        ({"lr": -1.0, "beta1": 5.0},
+         r"lr must be >= 0, got -1\.0\n  beta1 must be in \[0, 1\), got 5\.0"),
+        ({"eps": np.array(np.nan)}, r"eps must be a finite real number"),
+        ({"state.0.v": None}, r"lacks 'v'"),
+        ({"state.0.t": np.array(1.5)}, r"'state.0.t' must be a count"),
+        ({"state.0.m": np.full(2, 1e300)}, r"'state.0.m' holds values that are not finite"),
+        ({"state.0.m": np.array(["a", "b"])}, r"'state.0.m' has shape \(2,\) and dtype <U1"),
+        ({"state.0.w": np.zeros(2)}, r"'state.0.w' is not state of Adam, which keeps 't', "),
+    ],
+    ids=["lr-text", "lr-and-beta1", "eps-nan", "m-without-v", "t-float", "m-overflows",
+         "m-text", "unknown-state"],
+)
+def test_load_state_dict_refuses_bad_values_and_changes_nothing(
+    change: dict[str, Any], message: str
+) -> None:
+    adam, p = _stepped_adam()
+    state = adam.state_dict()
+    for k, v in change.items():
+        if v is None:
+            del state[k]
+        else:
+            state[k] = v
+    target = optim.Adam([Tensor(np.ones(2, dtype=np.float32), requires_grad=True)], lr=0.5)
+    target.state[0] = {"marker": 1}
+    with pytest.raises(ValueError, match=message):
+        target.load_state_dict(state)
+    assert target.lr == 0.5 and target.state == [{"marker": 1}]  # nothing changed
+    target.load_state_dict(adam.state_dict())  # the unchanged state loads
+    assert target.lr == adam.lr and target.state[0]["t"] == 1
 
 
 def test_argument_errors() -> None:

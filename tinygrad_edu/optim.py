@@ -41,8 +41,9 @@ array([ 0.8, -1.6])
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -80,27 +81,105 @@ def _collect(params: Any, where: str) -> list[Tensor]:
     return out
 
 
-def _positive(value: float, name: str, where: str, allow_zero: bool = True) -> float:
-    value = float(value)
-    if not (value >= 0.0 if allow_zero else value > 0.0) or math.isnan(value):
-        raise ValueError(f"{where}: {name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-    return value
+# A hyperparameter's rule: (value, name) -> the value to keep; raises ValueError saying
+# what is wrong (the caller adds where). The same rules check constructor arguments and
+# loaded state dicts.
+Rule = Callable[[Any, str], Any]
+
+
+def _real(value: Any, name: str) -> float:
+    number = isinstance(value, (int, float, np.integer, np.floating)) or (
+        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf")
+    if not number or isinstance(value, (bool, np.bool_)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    return float(value)
+
+
+def nonnegative(value: Any, name: str) -> float:
+    """Rule: a finite real number >= 0, kept as a Python float."""
+    number = _real(value, name)
+    if number < 0.0:
+        raise ValueError(f"{name} must be >= 0, got {number}")
+    return number
+
+
+def fraction(value: Any, name: str) -> float:
+    """Rule: a real number in [0, 1), kept as a Python float (Adam's betas)."""
+    number = _real(value, name)
+    if not 0.0 <= number < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {number}")
+    return number
+
+
+def flag(value: Any, name: str) -> bool:
+    """Rule: True or False (a bool, 0 or 1, or such a 0-d array), kept as a bool."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "biu":
+        value = value.item()
+    if not isinstance(value, (bool, np.bool_, int, np.integer)) or value not in (0, 1):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _state_value(key: str, value: Any, p: np.ndarray) -> Any:
+    """A loaded state entry as the optimizer keeps it, or ValueError saying why not: a
+    step count ``t`` as an int, an array as a copy in ``p``'s dtype (the optimizer
+    updates it in place, and must never change the dict it was loaded from)."""
+    array = np.asarray(value)
+    if key == "t":
+        if array.ndim != 0 or array.dtype.kind not in "iu" or int(array) < 0:
+            raise ValueError(f"must be a count (a non-negative integer), got {value!r}")
+        return int(array)
+    if array.dtype.kind not in "biuf" or array.shape != p.shape:
+        raise ValueError(f"has shape {array.shape} and dtype {array.dtype}; expected real "
+                         f"numbers of the parameter's shape {p.shape}")
+    with np.errstate(all="ignore"):
+        out = np.array(array, dtype=p.dtype, copy=True)
+    if not np.isfinite(out).all():
+        raise ValueError(f"holds values that are not finite in {p.dtype}")
+    return out
 
 
 class Optimizer:
     """Base class: holds the parameters, their per-parameter state, the hyperparameters.
 
-    Subclasses list their hyperparameters in ``hyperparameters`` and implement
-    ``_update(p, g, state)``, which changes the array ``p`` in place from the gradient
-    array ``g``. Parameters whose ``grad`` is None are skipped by ``step()``.
+    Subclasses name their hyperparameters and the rule each must satisfy in
+    ``hyperparameters``, the arrays a stepped parameter's state holds in
+    ``state_keys`` (with ``t`` a step count), and implement ``_update(p, g, state)``,
+    which changes the array ``p`` in place from the gradient array ``g``. Parameters
+    whose ``grad`` is None are skipped by ``step()``.
     """
 
-    hyperparameters: tuple[str, ...] = ("lr",)
+    hyperparameters: ClassVar[dict[str, Rule]] = {"lr": nonnegative}
+    state_keys: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, params: Iterable[Tensor] | Any, lr: float) -> None:
+    def __init__(self, params: Iterable[Tensor] | Any, lr: float, **hyperparameters: Any) -> None:
         self.params = _collect(params, type(self).__name__)
-        self.lr = _positive(lr, "lr", type(self).__name__)
+        values, errors = self._check_hyperparameters(dict(lr=lr, **hyperparameters))
+        if errors:
+            raise ValueError(f"{type(self).__name__}: {'; '.join(errors)}")
+        for name, value in values.items():
+            setattr(self, name, value)
         self.state: list[State] = [{} for _ in self.params]
+
+    def _check_hyperparameters(self, raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Every hyperparameter in ``raw`` through its rule: (values, problems)."""
+        values: dict[str, Any] = {}
+        errors: list[str] = []
+        for name, rule in self.hyperparameters.items():
+            if name not in raw:
+                errors.append(f"missing hyperparameter {name!r}")
+                continue
+            try:
+                values[name] = rule(raw[name], name)
+            except ValueError as exc:
+                errors.append(str(exc))
+        if not errors:
+            errors += self._check_together(values)
+        return values, errors
+
+    def _check_together(self, values: Mapping[str, Any]) -> list[str]:
+        """Problems of combinations of valid hyperparameters (none by default)."""
+        return []
 
     def zero_grad(self) -> None:
         """Forget every gradient (``grad = None``), so the next backward starts afresh."""
@@ -129,51 +208,81 @@ class Optimizer:
         """The step to subtract from ``p`` (its state updated in place)."""
         raise NotImplementedError
 
-    def state_dict(self) -> dict[str, Any]:
-        """The hyperparameters and a copy of every parameter's state (arrays, step counts)."""
-        return {
-            "type": type(self).__name__,
-            "hyperparameters": {k: getattr(self, k) for k in self.hyperparameters},
-            "state": [
-                {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
-                for s in self.state
-            ],
-        }
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """The hyperparameters and every parameter's state, as a flat name -> array dict
+        (copies), like a Module's, so that ``serialization.save`` writes it.
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned, for the same parameters in order."""
-        name = type(self).__name__
-        if state_dict.get("type") != name:
-            raise ValueError(
-                f"{name}.load_state_dict: the state is from {state_dict.get('type')!r}, "
-                f"not {name!r}"
+        Names: each hyperparameter (``lr``, ...) as a 0-d array, then
+        ``state.<i>.<key>`` for parameter ``i`` (in the order given to the optimizer)
+        once it has been stepped, e.g. ``state.0.m`` of Adam.
+
+        >>> w = Tensor(np.ones(2), requires_grad=True)
+        >>> opt = Momentum([w], lr=0.1)
+        >>> w.grad = Tensor(np.ones(2))
+        >>> opt.step()
+        >>> {k: v.tolist() for k, v in opt.state_dict().items()}
+        {'lr': 0.1, 'momentum': 0.9, 'state.0.v': [-0.1, -0.1]}
+        """
+        out: OrderedDict[str, np.ndarray] = OrderedDict(
+            (name, np.asarray(getattr(self, name))) for name in self.hyperparameters
+        )
+        for i, state in enumerate(self.state):
+            for key, value in state.items():
+                out[f"state.{i}.{key}"] = np.array(value, copy=True)
+        return out
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned (also after ``save`` and ``load``),
+        for the same parameters in the same order.
+
+        Everything is checked before anything changes, and every problem is reported
+        at once: each hyperparameter present and valid by the constructor's rules,
+        no unknown names, and each parameter's state either absent (not yet stepped)
+        or complete, with arrays of the parameter's shape that are finite in its dtype.
+        Arrays are copied (in the parameter's dtype), never kept.
+        """
+        where = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(
+                f"{where}: expected a mapping of names to arrays (what state_dict() "
+                f"returns), got {type(state_dict).__name__}"
             )
-        states = state_dict["state"]
-        if len(states) != len(self.params):
-            raise ValueError(
-                f"{name}.load_state_dict: the state has {len(states)} parameters, this "
-                f"optimizer has {len(self.params)}"
-            )
-        new_states: list[State] = []
-        for i, (p, s) in enumerate(zip(self.params, states)):
-            new: State = {}
-            for k, v in s.items():
-                if isinstance(v, np.ndarray):
-                    if v.shape != p.data.shape:
-                        raise ValueError(
-                            f"{name}.load_state_dict: state {k!r} of parameter {i} has "
-                            f"shape {v.shape}, the parameter has {p.data.shape}"
-                        )
-                    v = v.astype(p.data.dtype, copy=True)
-                new[k] = v
-            new_states.append(new)
-        hyper = state_dict["hyperparameters"]
-        unknown = set(hyper) - set(self.hyperparameters)
+        values, errors = self._check_hyperparameters(state_dict)
+        states: list[State] = [{} for _ in self.params]
+        unknown: list[str] = []
+        for key, value in state_dict.items():
+            parts = str(key).split(".")
+            if key in self.hyperparameters:
+                continue
+            if len(parts) != 3 or parts[0] != "state" or not parts[1].isdecimal():
+                unknown.append(repr(key))
+                continue
+            i, name = int(parts[1]), parts[2]
+            try:
+                if i >= len(self.params):
+                    raise ValueError(f"is for parameter {i}; there are {len(self.params)}")
+                if name not in self.state_keys:
+                    raise ValueError(f"is not state of {type(self).__name__}, which keeps "
+                                     f"{', '.join(map(repr, self.state_keys)) or 'none'}")
+                states[i][name] = _state_value(name, value, self.params[i].data)
+            except ValueError as exc:
+                errors.append(f"{key!r} {exc}")
         if unknown:
-            raise ValueError(f"{name}.load_state_dict: unknown hyperparameters {sorted(unknown)}")
-        for k, v in hyper.items():
-            setattr(self, k, v)
-        self.state = new_states
+            errors.append(f"unknown names {', '.join(unknown)} ({type(self).__name__} uses "
+                          f"{', '.join(self.hyperparameters)} and state.<i>.<key>; is this "
+                          "another optimizer's state?)")
+        for i, state in enumerate(states):
+            absent = [k for k in self.state_keys if k not in state]
+            if state and absent:
+                errors.append(
+                    f"the state of parameter {i} lacks {', '.join(map(repr, absent))} "
+                    f"(a stepped parameter has {', '.join(map(repr, self.state_keys))})"
+                )
+        if errors:
+            raise ValueError(f"{where}: the state dict does not fit:\n  " + "\n  ".join(errors))
+        for name, value in values.items():
+            setattr(self, name, value)
+        self.state = states
 
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={getattr(self, k)}" for k in self.hyperparameters)
@@ -187,22 +296,20 @@ class SGD(Optimizer):
     ``weight_decay`` adds ``weight_decay * p`` to the gradient (L2 regularization).
     """
 
-    hyperparameters = ("lr", "momentum", "nesterov", "weight_decay")
+    hyperparameters: ClassVar[dict[str, Rule]] = {
+        "lr": nonnegative, "momentum": nonnegative, "nesterov": flag, "weight_decay": nonnegative,
+    }
+    state_keys = ("momentum_buffer",)
 
-    def __init__(
-        self,
-        params: Iterable[Tensor] | Any,
-        lr: float,
-        momentum: float = 0.0,
-        nesterov: bool = False,
-        weight_decay: float = 0.0,
-    ) -> None:
-        super().__init__(params, lr)
-        self.momentum = _positive(momentum, "momentum", "SGD")
-        self.weight_decay = _positive(weight_decay, "weight_decay", "SGD")
-        self.nesterov = bool(nesterov)
-        if self.nesterov and self.momentum == 0.0:
-            raise ValueError("SGD: nesterov=True needs a momentum > 0")
+    def __init__(self, params: Iterable[Tensor] | Any, lr: float, momentum: float = 0.0,
+                 nesterov: bool = False, weight_decay: float = 0.0) -> None:
+        super().__init__(params, lr, momentum=momentum, nesterov=nesterov,
+                         weight_decay=weight_decay)
+
+    def _check_together(self, values: Mapping[str, Any]) -> list[str]:
+        if values["nesterov"] and values["momentum"] == 0.0:
+            return ["nesterov=True needs a momentum > 0"]
+        return []
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
         if self.weight_decay:
@@ -222,13 +329,13 @@ class Momentum(Optimizer):
     """Momentum SGD (*Deep Learning from Scratch* 6.1.4): v = momentum * v - lr * g,
     p += v."""
 
-    hyperparameters = ("lr", "momentum")
+    hyperparameters: ClassVar[dict[str, Rule]] = {"lr": nonnegative, "momentum": nonnegative}
+    state_keys = ("v",)
 
     def __init__(
         self, params: Iterable[Tensor] | Any, lr: float = 0.01, momentum: float = 0.9
     ) -> None:
-        super().__init__(params, lr)
-        self.momentum = _positive(momentum, "momentum", "Momentum")
+        super().__init__(params, lr, momentum=momentum)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
         v = state.get("v")
@@ -243,13 +350,13 @@ class AdaGrad(Optimizer):
     """AdaGrad (6.1.5): h += g * g, p -= lr * g / (sqrt(h) + eps); each weight's step
     shrinks with the squared gradients it has seen."""
 
-    hyperparameters = ("lr", "eps")
+    hyperparameters: ClassVar[dict[str, Rule]] = {"lr": nonnegative, "eps": nonnegative}
+    state_keys = ("h",)
 
     def __init__(
         self, params: Iterable[Tensor] | Any, lr: float = 0.01, eps: float = 1e-7
     ) -> None:
-        super().__init__(params, lr)
-        self.eps = _positive(eps, "eps", "AdaGrad")
+        super().__init__(params, lr, eps=eps)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
         h = state.get("h")
@@ -263,18 +370,14 @@ class RMSprop(Optimizer):
     """RMSprop (6.1.5, the book's version): h = decay_rate * h + (1 - decay_rate) g * g,
     p -= lr * g / (sqrt(h) + eps); AdaGrad with an exponentially forgetting h."""
 
-    hyperparameters = ("lr", "decay_rate", "eps")
+    hyperparameters: ClassVar[dict[str, Rule]] = {
+        "lr": nonnegative, "decay_rate": nonnegative, "eps": nonnegative,
+    }
+    state_keys = ("h",)
 
-    def __init__(
-        self,
-        params: Iterable[Tensor] | Any,
-        lr: float = 0.01,
-        decay_rate: float = 0.99,
-        eps: float = 1e-7,
-    ) -> None:
-        super().__init__(params, lr)
-        self.decay_rate = _positive(decay_rate, "decay_rate", "RMSprop")
-        self.eps = _positive(eps, "eps", "RMSprop")
+    def __init__(self, params: Iterable[Tensor] | Any, lr: float = 0.01,
+                 decay_rate: float = 0.99, eps: float = 1e-7) -> None:
+        super().__init__(params, lr, decay_rate=decay_rate, eps=eps)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
         h = state.get("h")
@@ -294,23 +397,14 @@ class Adam(Optimizer):
     docstring for how that differs from PyTorch). ``t`` counts this parameter's updates.
     """
 
-    hyperparameters = ("lr", "beta1", "beta2", "eps")
+    hyperparameters: ClassVar[dict[str, Rule]] = {
+        "lr": nonnegative, "beta1": fraction, "beta2": fraction, "eps": nonnegative,
+    }
+    state_keys = ("t", "m", "v")
 
-    def __init__(
-        self,
-        params: Iterable[Tensor] | Any,
-        lr: float = 0.001,
-        beta1: float = 0.9,
-        beta2: float = 0.999,
-        eps: float = 1e-7,
-    ) -> None:
-        super().__init__(params, lr)
-        for name, beta in (("beta1", beta1), ("beta2", beta2)):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Adam: {name} must be in [0, 1), got {beta}")
-        self.beta1 = float(beta1)
-        self.beta2 = float(beta2)
-        self.eps = _positive(eps, "eps", "Adam")
+    def __init__(self, params: Iterable[Tensor] | Any, lr: float = 0.001, beta1: float = 0.9,
+                 beta2: float = 0.999, eps: float = 1e-7) -> None:
+        super().__init__(params, lr, beta1=beta1, beta2=beta2, eps=eps)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
         if "m" not in state:

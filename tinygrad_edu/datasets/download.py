@@ -1,14 +1,14 @@
 """Verified downloads into the data cache, with nothing but ``urllib``.
 
-A download streams into a temporary file next to its destination while its SHA-256 is
-computed, and is renamed into place only when the digest matches the published one. A
-file in the cache is therefore always complete and verified; an interrupted or tampered
-download leaves nothing behind, and the next mirror is tried.
+A download streams into a temporary file next to its destination while the SHA-256 of
+its content (inflated, for gzip) is computed, and is renamed into place only when the
+digest matches the published one. A file in the cache is therefore complete and verified
+when it arrives (and, like every file, verified again before use if it changed since);
+an interrupted or tampered download leaves nothing behind, and the next mirror is tried.
 """
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import sys
@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .._atomic import atomic_write
+from .catalog import IDXFile
+from .checksum import ContentDigest
+from .idx import DEFAULT_MAX_BYTES, IDXError
 
 __all__ = [
     "DatasetNotFoundError",
@@ -26,6 +29,8 @@ __all__ = [
     "download_file",
     "DownloadFailed",
     "MirrorFetcher",
+    "missing_directories",
+    "remove_if_empty",
 ]
 
 #: Environment variable naming the data root (overrides the XDG cache location).
@@ -63,13 +68,23 @@ def default_cache_dir() -> Path:
     ``~/.cache/tinygrad_edu``. Each data set lives in a subdirectory named after it
     (``mnist``, ``fashion-mnist``), because both use the same file names.
 
+    Raises:
+        NotADirectoryError: ``$TINYGRAD_EDU_DATA`` names something that exists and is
+            not a directory (it must name the data root, not a file in it).
+
     Example:
         >>> isinstance(default_cache_dir(), Path)
         True
     """
     env = os.environ.get(DATA_ENV_VAR)
     if env:
-        return Path(env).expanduser()
+        root = Path(env).expanduser()
+        if root.exists() and not root.is_dir():
+            raise NotADirectoryError(
+                f"{DATA_ENV_VAR}={env} names a file, not a directory; set it to the data "
+                "root, the directory that holds (or will hold) mnist/ and fashion-mnist/"
+            )
+        return root
     xdg = os.environ.get("XDG_CACHE_HOME")
     # The XDG spec says relative paths in XDG_* variables are invalid and to be ignored.
     if xdg and os.path.isabs(xdg):
@@ -82,14 +97,17 @@ def join_url(mirror: str, file_name: str) -> str:
     return mirror.rstrip("/") + "/" + file_name
 
 
-def _stream_to(url: str, out: BinaryIO, timeout: float) -> tuple[str, int, int | None]:
-    """GET ``url`` into the open file ``out``; return (sha256 hex, bytes, Content-Length).
+def _stream_to(
+    url: str, out: BinaryIO, digest: ContentDigest, timeout: float
+) -> tuple[int, int | None]:
+    """GET ``url`` into the open file ``out``, feeding ``digest``; return (bytes received,
+    Content-Length).
 
-    Only network failures become :class:`DownloadFailed`; a local write error (disk
-    full, permissions) propagates, since no other mirror would fix it.
+    Only network failures and content that cannot be the expected file become
+    :class:`DownloadFailed`; a local write error (disk full, permissions) propagates,
+    since no other mirror would fix it.
     """
     request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
-    digest = hashlib.sha256()
     received = 0
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -99,8 +117,8 @@ def _stream_to(url: str, out: BinaryIO, timeout: float) -> tuple[str, int, int |
                 chunk = response.read(_CHUNK)
                 if not chunk:
                     break
-                digest.update(chunk)
                 received += len(chunk)
+                digest.update(chunk)
                 out.write(chunk)
     except urllib.error.HTTPError as exc:
         raise DownloadFailed(f"HTTP {exc.code} {exc.reason}") from exc
@@ -116,26 +134,43 @@ def _stream_to(url: str, out: BinaryIO, timeout: float) -> tuple[str, int, int |
         ) from exc
     except (http.client.HTTPException, ConnectionError) as exc:
         raise DownloadFailed(f"connection broken after {received} bytes: {exc!r}") from exc
+    except IDXError as exc:
+        # Corrupt, too large, or not the expected header: stop before inflating further.
+        raise DownloadFailed(str(exc)) from exc
     except ValueError as exc:
         # urllib's answer to a malformed URL or an unknown scheme.
         raise DownloadFailed(f"invalid URL: {exc}", unreachable=True) from exc
-    return digest.hexdigest(), received, length
+    return received, length
 
 
-def download_file(url: str, dest: str | os.PathLike[str], sha256: str, *, timeout: float) -> Path:
-    """Download ``url`` to ``dest`` if and only if its SHA-256 equals ``sha256``.
+def download_file(
+    url: str,
+    dest: str | os.PathLike[str],
+    sha256: str,
+    *,
+    timeout: float,
+    limit: int = DEFAULT_MAX_BYTES,
+    header: bytes = b"",
+) -> Path:
+    """Download ``url`` to ``dest`` if and only if the SHA-256 of its content is ``sha256``.
 
-    The body streams into a temporary file in ``dest``'s directory (see
-    :func:`~tinygrad_edu._atomic.atomic_write`), which is renamed to ``dest`` after
-    the checks pass and deleted otherwise.
+    The content is the body itself, or what it inflates to when it is gzip data; it may
+    be at most ``limit`` bytes and must start with ``header`` (see
+    :class:`~tinygrad_edu.datasets.checksum.ContentDigest`). The body streams into a
+    temporary file in ``dest``'s directory (see :func:`~tinygrad_edu._atomic.atomic_write`),
+    which is renamed to ``dest`` after the checks pass and deleted otherwise.
 
     Raises:
-        DownloadFailed: network error, HTTP error, short body, or checksum mismatch.
+        DownloadFailed: network error, HTTP error, short body, content too large or
+            with another header, or checksum mismatch.
         OSError: the destination directory cannot be written.
     """
     dest = Path(dest)
+    # Unnamed and without a hint: the failure is reported after the URL, and the next
+    # mirror is tried.
+    digest = ContentDigest("", limit=limit, header=header, what=Path(dest).name, hint="")
     with atomic_write(dest, suffix=".part") as f:
-        digest, received, length = _stream_to(url, f, timeout)
+        received, length = _stream_to(url, f, digest, timeout)
         # urllib returns b"" when a server closes early, so the short body has to be
         # caught by comparing with the announced length; the digest would catch it
         # too, but "truncated" is the more useful message.
@@ -143,11 +178,35 @@ def download_file(url: str, dest: str | os.PathLike[str], sha256: str, *, timeou
             raise DownloadFailed(
                 f"truncated: the server announced {length} bytes and sent {received}"
             )
-        if digest != sha256.lower():
+        try:
+            digest.finish()
+        except IDXError as exc:
+            raise DownloadFailed(str(exc)) from exc
+        if digest.hexdigest() != sha256.lower():
             raise DownloadFailed(
-                f"SHA-256 mismatch: expected {sha256.lower()}, got {digest} ({received} bytes)"
+                f"SHA-256 mismatch: expected {sha256.lower()}, got {digest.hexdigest()} "
+                f"(of the content: {digest.size} bytes, from {received} bytes received)"
             )
     return dest
+
+
+def missing_directories(directory: Path) -> list[Path]:
+    """``directory`` and those of its ancestors that do not exist, deepest first: what a
+    download into it would create, and what to remove again if it fails."""
+    missing: list[Path] = []
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    return missing
+
+
+def remove_if_empty(directories: Sequence[Path]) -> None:
+    """Remove each directory (deepest first) that is empty; leave any other alone."""
+    for directory in directories:
+        try:
+            directory.rmdir()
+        except OSError:
+            return  # not empty (or not ours to remove): its parents are not empty either
 
 
 class MirrorFetcher:
@@ -167,8 +226,9 @@ class MirrorFetcher:
         self.verbose = verbose
         self._unreachable: set[str] = set()
 
-    def fetch(self, file_name: str, sha256: str, dest_dir: Path) -> tuple[Path | None, list[str]]:
-        """Try each mirror for ``file_name``; return (path or None, one line per failure)."""
+    def fetch(self, file: IDXFile, dest_dir: Path) -> tuple[Path | None, list[str]]:
+        """Try each mirror for ``file``; return (path or None, one line per failure)."""
+        file_name = file.name
         failures: list[str] = []
         if not self.mirrors:
             failures.append("no mirrors configured")
@@ -181,7 +241,9 @@ class MirrorFetcher:
             if self.verbose:
                 print(f"Downloading {url} ...", file=sys.stderr, flush=True)
             try:
-                path = download_file(url, dest_dir / file_name, sha256, timeout=self.timeout)
+                path = download_file(url, dest_dir / file_name, file.sha256,
+                                     timeout=self.timeout, header=file.header,
+                                     limit=file.content_size or DEFAULT_MAX_BYTES)
             except DownloadFailed as exc:
                 failures.append(f"{url}: {exc.reason}")
                 if exc.unreachable:

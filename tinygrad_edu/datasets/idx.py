@@ -13,6 +13,12 @@ The files are usually distributed gzip-compressed. :func:`read_idx` recognises g
 its magic bytes rather than by the file name, because downloads and hand-made copies are
 often renamed. Everything that does not fit the format exactly raises :class:`IDXError`:
 a file that is a few bytes short is a failed download, not a smaller data set.
+
+A few hundred kilobytes of gzip data can inflate to gigabytes, so a compressed file may
+hold at most ``max_bytes`` of array data (:data:`DEFAULT_MAX_BYTES`, 256 MiB, five times
+MNIST's largest file); the header's declared shape is checked against it before anything
+is inflated, and the caller can raise it. An uncompressed file needs no cap: it cannot
+hold more than its own size.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import numpy as np
 
 from .._atomic import atomic_write
 
-__all__ = ["IDXError", "read_idx", "write_idx", "IDX_DTYPES"]
+__all__ = ["IDXError", "read_idx", "parse_idx", "write_idx", "IDX_DTYPES", "DEFAULT_MAX_BYTES"]
 
 PathLike = str | os.PathLike[str]
 
@@ -53,6 +59,15 @@ _CODE_FOR: dict[tuple[str, int], int] = {
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 24
+
+#: The most bytes of array data :func:`read_idx` inflates from a gzip-compressed file
+#: unless told otherwise (256 MiB).
+DEFAULT_MAX_BYTES = 1 << 28
+# NumPy's limit on the number of dimensions of an array.
+_MAX_DIMS = 64
+# Trailing bytes are counted up to this many, then reported as "at least": a stream with
+# a small declared shape must not be able to keep the reader inflating for ever.
+_MAX_EXTRA_COUNTED = 1 << 20
 
 # A few signatures of files that end up where an IDX file was expected: an HTML error
 # page saved by a proxy or a mirror, an image, an archive. Naming them turns a puzzling
@@ -117,12 +132,14 @@ def _read_exactly(stream: IO[bytes], n: int) -> bytes:
 
 
 def _count_rest(stream: IO[bytes]) -> int:
+    """The bytes left in ``stream``, counted up to just over :data:`_MAX_EXTRA_COUNTED`."""
     total = 0
-    while True:
-        part = stream.read(_CHUNK)
+    while total <= _MAX_EXTRA_COUNTED:
+        part = stream.read(_MAX_EXTRA_COUNTED)
         if not part:
-            return total
+            break
         total += len(part)
+    return total
 
 
 @contextmanager
@@ -145,7 +162,10 @@ def _open_binary(source: PathLike | IO[bytes]) -> Iterator[IO[bytes]]:
         yield io.BytesIO(source.read())
 
 
-def _parse(stream: IO[bytes], name: str) -> np.ndarray:
+def _header(
+    stream: IO[bytes], name: str, max_bytes: int | None
+) -> tuple[np.dtype, tuple[int, ...], int]:
+    """Read the magic number and the sizes: (dtype, shape, bytes of data declared)."""
     magic = _read_exactly(stream, 4)
     if len(magic) < 4:
         raise IDXError(
@@ -165,6 +185,11 @@ def _parse(stream: IO[bytes], name: str) -> np.ndarray:
             f"{magic.hex(' ')}; expected one of {_describe_dtypes()}"
         )
     dtype = IDX_DTYPES[code]
+    if ndim > _MAX_DIMS:
+        raise IDXError(
+            f"{name}: the header declares {ndim} dimensions; NumPy arrays have at most "
+            f"{_MAX_DIMS}"
+        )
 
     dims_raw = _read_exactly(stream, 4 * ndim)
     if len(dims_raw) < 4 * ndim:
@@ -177,7 +202,39 @@ def _parse(stream: IO[bytes], name: str) -> np.ndarray:
     for d in shape:
         count *= d
     expected = count * dtype.itemsize
+    if max_bytes is not None and expected > max_bytes:
+        raise IDXError(
+            f"{name}: the header declares {expected} bytes of "
+            f"{dtype.newbyteorder('=').name} data (shape {shape}), more than the "
+            f"{max_bytes} this compressed file may inflate to; if the file is trusted, "
+            "pass a larger max_bytes to read_idx"
+        )
+    return dtype, shape, expected
 
+
+def _check_length(found: int, expected: int, dtype: np.dtype, shape: tuple[int, ...],
+                  name: str, at_least: bool = False) -> None:
+    what = f"{expected} bytes of {dtype.newbyteorder('=').name} data for shape {shape}"
+    if found < expected:
+        raise IDXError(f"{name}: truncated: expected {what}, found {found}")
+    if found > expected:
+        extra = found - expected
+        amount = f"more than {found}" if at_least else f"{found} ({extra} extra)"
+        raise IDXError(f"{name}: too long: expected {what}, found {amount}")
+
+
+def _array(payload: bytearray | memoryview, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:
+    array = np.frombuffer(payload, dtype=dtype).reshape(shape)
+    if dtype.itemsize > 1:
+        # astype copies into native byte order, so arithmetic on the result is fast
+        # and the array does not surprise code that inspects dtype.byteorder.
+        return array.astype(dtype.newbyteorder("="))
+    # A bytearray is writable, so the single-byte result is an ordinary writable array.
+    return array.view(dtype.newbyteorder("="))
+
+
+def _parse(stream: IO[bytes], name: str, max_bytes: int | None) -> np.ndarray:
+    dtype, shape, expected = _header(stream, name, max_bytes)
     # Read into a growing buffer instead of allocating `expected` bytes up front: a
     # damaged header can announce terabytes, and that must be an IDXError, not a
     # MemoryError.
@@ -187,32 +244,47 @@ def _parse(stream: IO[bytes], name: str) -> np.ndarray:
         if not part:
             break
         payload += part
-    if len(payload) < expected:
-        raise IDXError(
-            f"{name}: truncated: expected {expected} bytes of {dtype.newbyteorder('=').name} "
-            f"data for shape {shape}, found {len(payload)}"
-        )
+    _check_length(len(payload), expected, dtype, shape, name)
     extra = _count_rest(stream)
-    if extra:
-        raise IDXError(
-            f"{name}: too long: expected {expected} bytes of {dtype.newbyteorder('=').name} "
-            f"data for shape {shape}, found {expected + extra} ({extra} extra)"
-        )
-    array = np.frombuffer(payload, dtype=dtype).reshape(shape)
-    if dtype.itemsize > 1:
-        # astype copies into native byte order, so arithmetic on the result is fast
-        # and the array does not surprise code that inspects dtype.byteorder.
-        return array.astype(dtype.newbyteorder("="))
-    # bytearray is writable, so the single-byte result is an ordinary writable array.
-    return array.view(dtype.newbyteorder("="))
+    _check_length(expected + extra, expected, dtype, shape, name,
+                  at_least=extra > _MAX_EXTRA_COUNTED)
+    return _array(payload, dtype, shape)
 
 
-def read_idx(source: PathLike | IO[bytes]) -> np.ndarray:
+def parse_idx(data: bytearray, name: str = "<bytearray>") -> np.ndarray:
+    """The array in ``data``, the whole content of an uncompressed IDX file, without
+    copying it: for single-byte types the result is a view of ``data`` (so ``data``
+    must not be used for anything else afterwards).
+
+    Same checks and errors as :func:`read_idx`; ``name`` is used in messages.
+
+    Example:
+        >>> parse_idx(bytearray([0, 0, 0x08, 1, 0, 0, 0, 2, 5, 6]))
+        array([5, 6], dtype=uint8)
+    """
+    view = memoryview(data)
+    head = io.BytesIO(view[: 4 + 4 * 255])
+    dtype, shape, expected = _header(head, name, None)
+    payload = view[head.tell():]
+    _check_length(len(payload), expected, dtype, shape, name)
+    return _array(payload, dtype, shape)
+
+
+def read_idx(
+    source: PathLike | IO[bytes],
+    *,
+    max_bytes: int | None = DEFAULT_MAX_BYTES,
+    name: str | None = None,
+) -> np.ndarray:
     """Read an IDX file, gzip-compressed or raw, into a native-endian NumPy array.
 
     Args:
         source: a path, or a binary file object positioned at the start of the data.
             Compression is detected from the gzip magic bytes, not from the name.
+        max_bytes: the most bytes of array data a gzip-compressed source may declare
+            (default :data:`DEFAULT_MAX_BYTES`, 256 MiB); ``None`` for no limit.
+            Uncompressed sources are not limited.
+        name: what to call the source in messages (default: its path or file name).
 
     Returns:
         An array with the shape and dtype the header announces (uint8, int8, int16,
@@ -220,7 +292,8 @@ def read_idx(source: PathLike | IO[bytes]) -> np.ndarray:
 
     Raises:
         IDXError: the data is not exactly one IDX array: a foreign or corrupt file,
-            an unknown type code, or a payload shorter or longer than the header says.
+            an unknown type code, more than 64 dimensions, a payload shorter or longer
+            than the header says, or a compressed file declaring more than ``max_bytes``.
         FileNotFoundError: ``source`` is a path that does not exist.
 
     Example:
@@ -229,16 +302,16 @@ def read_idx(source: PathLike | IO[bytes]) -> np.ndarray:
         >>> read_idx(buf)
         array([7, 8, 9], dtype=uint8)
     """
-    name = _source_name(source)
+    name = _source_name(source) if name is None else name
     with _open_binary(source) as raw:
         start = raw.tell()
         head = raw.read(2)
         raw.seek(start)
         if head != _GZIP_MAGIC:
-            return _parse(raw, name)
+            return _parse(raw, name, None)
         try:
             with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-                return _parse(unzipped, name)
+                return _parse(unzipped, name, max_bytes)
         except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
             # EOFError: the compressed stream stops early (an interrupted download);
             # BadGzipFile / zlib.error: damaged data or a CRC mismatch.

@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .download import DATA_ENV_VAR, DatasetNotFoundError, MirrorFetcher, default_cache_dir
-from .idx import IDXError, read_idx
+from .catalog import FASHION_MNIST, MNIST, DatasetSpec, IDXFile
+from .checksum import RECORD_NAME, ContentDigest, VerifiedFiles
+from .download import (
+    DATA_ENV_VAR,
+    DatasetNotFoundError,
+    MirrorFetcher,
+    default_cache_dir,
+    missing_directories,
+    remove_if_empty,
+)
+from .idx import DEFAULT_MAX_BYTES, IDXError, parse_idx, read_idx
 
 __all__ = [
     "IDXFile",
@@ -33,99 +42,6 @@ __all__ = [
 Split = tuple[np.ndarray, np.ndarray]
 
 DEFAULT_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True)
-class IDXFile:
-    """One published file of a data set: its name and the SHA-256 of the download."""
-
-    name: str
-    sha256: str
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """Everything needed to find, download and check one IDX image-classification set.
-
-    Tests and users can derive variants with :func:`dataclasses.replace`, e.g. to use
-    other file names or checksums.
-    """
-
-    name: str  # subdirectory of the data root, e.g. "mnist"
-    title: str  # for messages, e.g. "MNIST"
-    loader: str  # public function name, for the hint in error messages
-    train_images: IDXFile
-    train_labels: IDXFile
-    test_images: IDXFile
-    test_labels: IDXFile
-    mirrors: tuple[str, ...]
-    system_dirs: tuple[str, ...] = ()
-    image_shape: tuple[int, int] = (28, 28)
-    num_classes: int = 10
-
-    @property
-    def files(self) -> tuple[IDXFile, IDXFile, IDXFile, IDXFile]:
-        """The four files in the order train images, train labels, test images, test labels."""
-        return (self.train_images, self.train_labels, self.test_images, self.test_labels)
-
-
-# Checksums: the SHA-256 column of tensorflow_datasets' url_checksums/mnist.txt (the
-# TensorFlow Datasets project); torchvision and other loaders publish the same values.
-# The same bytes are served by all three mirrors.
-MNIST = DatasetSpec(
-    name="mnist",
-    title="MNIST",
-    loader="load_mnist",
-    train_images=IDXFile(
-        "train-images-idx3-ubyte.gz",
-        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-    ),
-    train_labels=IDXFile(
-        "train-labels-idx1-ubyte.gz",
-        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-    ),
-    test_images=IDXFile(
-        "t10k-images-idx3-ubyte.gz",
-        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-    ),
-    test_labels=IDXFile(
-        "t10k-labels-idx1-ubyte.gz",
-        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-    ),
-    mirrors=(
-        "https://ossci-datasets.s3.amazonaws.com/mnist/",
-        "https://storage.googleapis.com/cvdf-datasets/mnist/",
-        "http://yann.lecun.com/exdb/mnist/",
-    ),
-)
-
-# Checksums: the SHA-256 column of tensorflow_datasets' url_checksums/fashion_mnist.txt,
-# for the files on Zalando Research's own bucket. The gzip files of the Debian package
-# dataset-fashion-mnist lack the embedded original file name (23-24 bytes smaller, hence
-# other checksums); local copies are accepted by content, so that does not matter.
-FASHION_MNIST = DatasetSpec(
-    name="fashion-mnist",
-    title="Fashion-MNIST",
-    loader="load_fashion_mnist",
-    train_images=IDXFile(
-        "train-images-idx3-ubyte.gz",
-        "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-    ),
-    train_labels=IDXFile(
-        "train-labels-idx1-ubyte.gz",
-        "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-    ),
-    test_images=IDXFile(
-        "t10k-images-idx3-ubyte.gz",
-        "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-    ),
-    test_labels=IDXFile(
-        "t10k-labels-idx1-ubyte.gz",
-        "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
-    ),
-    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
-    system_dirs=("/usr/share/datasets/fashion-mnist",),
-)
 
 
 def _candidates(file_name: str) -> tuple[str, ...]:
@@ -216,7 +132,9 @@ def _convert(
     num_classes: int,
 ) -> Split:
     n = images.shape[0]
-    x = images.reshape(n, -1) if flatten else images.reshape(n, 1, *images.shape[1:])
+    # The pixel count is spelled out: reshape(n, -1) cannot work out -1 when n is 0.
+    pixels = images.shape[1] * images.shape[2]
+    x = images.reshape(n, pixels) if flatten else images.reshape(n, 1, *images.shape[1:])
     if normalize:
         x = x.astype(dtype)
         # In place and by the Python int: the result stays in `dtype` and matches the
@@ -228,6 +146,47 @@ def _convert(
         one_hot[np.arange(n), t] = 1
         return x, one_hot
     return x, t
+
+
+def _read_verified(path: Path, file: IDXFile, what: str, record: VerifiedFiles) -> np.ndarray:
+    """Read ``path`` if its content is ``file``'s: known from the record, or hashed now.
+
+    The file is opened once: its identity for the record comes from the open file, and
+    the bytes hashed are the bytes parsed, so a file swapped meanwhile cannot slip in.
+    """
+    limit = file.content_size or DEFAULT_MAX_BYTES
+    hashed_ns = time.time_ns()
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        if record.is_verified(path, st, file.sha256):
+            return read_idx(f, max_bytes=limit)
+        digest = ContentDigest(str(path), limit=limit, header=file.header, keep=True,
+                               what=what)
+        digest.read_from(f)
+    digest.check(file.sha256)
+    record.add(path, st, file.sha256, hashed_ns)
+    return parse_idx(digest.content, name=str(path))
+
+
+def _with_checksums(spec: DatasetSpec, checksums: Mapping[str, str]) -> DatasetSpec:
+    """``spec`` with the digests in ``checksums`` (file name -> content SHA-256); a file
+    given a digest of the user's also loses its known shape."""
+    fields = ("train_images", "train_labels", "test_images", "test_labels")
+    return dataclasses.replace(spec, **{
+        field: IDXFile(f.name, checksums[f.name]) if f.name in checksums else f
+        for field, f in zip(fields, spec.files, strict=True)
+    })
+
+
+def _record(verify: bool, data_dir: str | os.PathLike[str] | None) -> VerifiedFiles | None:
+    if not verify:
+        return None
+    try:
+        return VerifiedFiles(default_cache_dir() / RECORD_NAME)
+    except NotADirectoryError:
+        if data_dir is None:
+            raise  # the data root is where the files are: a clear error about it
+        return VerifiedFiles(None)  # files given explicitly: only the record is lost
 
 
 def load_dataset(
@@ -242,47 +201,55 @@ def load_dataset(
     mirrors: Sequence[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     checksums: Mapping[str, str] | None = None,
+    verify: bool = True,
     verbose: bool = True,
 ) -> tuple[Split, Split]:
     """Load any data set described by a :class:`DatasetSpec`; see :func:`load_mnist`.
 
     Each file is looked for, in order, in ``data_dir`` (or, without it, the data set's
     directory under :func:`default_cache_dir`), then in ``spec.system_dirs``; both
-    ``name.gz`` and the uncompressed ``name`` are accepted. A local file is trusted if
-    it parses as IDX with the right shape. Missing files are downloaded into the first
-    directory, from ``mirrors`` in order, and kept only if their SHA-256 matches.
-    ``checksums`` maps file names to SHA-256 digests that replace the spec's.
+    ``name.gz`` and the uncompressed ``name`` are accepted. Missing files are downloaded
+    into the first directory, from ``mirrors`` in order; directories created for a
+    download that fails are removed again.
+
+    With ``verify`` (the default) every file, local or downloaded, must have the SHA-256
+    of its spec (of the decompressed content) before it is used; files already verified
+    and unchanged since are not hashed again (see :mod:`tinygrad_edu.datasets.checksum`).
+    ``checksums`` maps file names to content digests that replace the spec's. With
+    ``verify=False``, for data of your own, a file is used if it parses as IDX with the
+    right shape.
     """
     dtype = np.dtype(dtype)
     if dtype.kind != "f":
         raise ValueError(f"{spec.loader}: dtype must be a floating type, got {dtype}")
     if checksums:
-        spec = dataclasses.replace(
-            spec,
-            **{
-                field: IDXFile(f.name, checksums.get(f.name, f.sha256))
-                for field, f in zip(
-                    ("train_images", "train_labels", "test_images", "test_labels"),
-                    spec.files,
-                    strict=True,
-                )
-            },
-        )
+        spec = _with_checksums(spec, checksums)
     dirs = _search_dirs(spec, data_dir)
+    record = _record(verify, data_dir)
     paths: dict[str, Path] = {}
     failures: dict[str, list[str]] = {}
     fetcher = MirrorFetcher(
         spec.mirrors if mirrors is None else mirrors, timeout=timeout, verbose=verbose
     )
+    created = missing_directories(dirs[0]) if download else []
     for f in spec.files:
         found = _find(f.name, dirs)
         if found is None and download:
-            found, failures[f.name] = fetcher.fetch(f.name, f.sha256, dirs[0])
+            started_ns = time.time_ns()
+            found, failures[f.name] = fetcher.fetch(f, dirs[0])
+            if found is not None and record is not None:
+                record.add(found, found.stat(), f.sha256, started_ns)  # verified on the way
         if found is not None:
             paths[f.name] = found
     missing = [f.name for f in spec.files if f.name not in paths]
     if missing:
+        remove_if_empty(created)
         raise DatasetNotFoundError(_not_found_message(spec, missing, dirs, failures, download))
+
+    def read(f: IDXFile) -> np.ndarray:
+        if record is None:
+            return read_idx(paths[f.name])
+        return _read_verified(paths[f.name], f, f"{spec.title} {f.name}", record)
 
     splits = []
     for images_file, labels_file in (
@@ -290,9 +257,9 @@ def load_dataset(
         (spec.test_images, spec.test_labels),
     ):
         images_path, labels_path = paths[images_file.name], paths[labels_file.name]
-        images = read_idx(images_path)
+        images = read(images_file)
         _check_images(images, images_path, spec)
-        labels = read_idx(labels_path)
+        labels = read(labels_file)
         _check_labels(labels, labels_path, spec, images.shape[0])
         splits.append(
             _convert(
@@ -305,6 +272,8 @@ def load_dataset(
                 num_classes=spec.num_classes,
             )
         )
+    if record is not None:
+        record.save()  # only after every file passed: a failed load writes nothing
     return splits[0], splits[1]
 
 
@@ -319,6 +288,7 @@ def load_mnist(
     mirrors: Sequence[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     checksums: Mapping[str, str] | None = None,
+    verify: bool = True,
     verbose: bool = True,
 ) -> tuple[Split, Split]:
     """Load MNIST as ``((x_train, t_train), (x_test, t_test))``.
@@ -334,14 +304,20 @@ def load_mnist(
         dtype: floating type of normalized pixels and one-hot labels.
         mirrors: base URLs tried in order (default: three public mirrors).
         timeout: seconds to wait for each connection or read.
-        checksums: file name -> SHA-256 overrides, for private mirrors.
+        checksums: file name -> SHA-256 of the decompressed content, replacing the
+            published digests (for a data set of your own in MNIST's format).
+        verify: check every file's content digest before use (default); ``False``
+            uses any files that parse as MNIST-shaped IDX, for data of your own.
         verbose: report downloads on stderr.
 
-    Shapes: N is 60000 for train and 10000 for test (or whatever a local copy holds).
+    Shapes: N is 60000 for train and 10000 for test (or, with ``verify=False`` or
+    ``checksums``, whatever the files hold, possibly 0).
 
     Raises:
         DatasetNotFoundError: files missing and not downloadable; the message says
             where it looked, why each mirror failed, and how to use local files.
+        ChecksumError: a file is not the published one (another data set, another
+            version); the message names it and gives both digests. An ``IDXError``.
         IDXError: a local file is damaged or is not the expected array.
 
     Example:
@@ -349,9 +325,11 @@ def load_mnist(
         >>> x_train.shape, x_train.dtype, t_train[:3]  # doctest: +SKIP
         ((60000, 784), dtype('float32'), array([5, 0, 4]))
     """
-    # The parameters are load_dataset's, name for name (a test keeps them in step),
-    # so they are passed on as they are: locals() holds nothing else at this point.
-    return load_dataset(MNIST, **locals())
+    return load_dataset(
+        MNIST, normalize, flatten, one_hot_label, data_dir=data_dir, download=download,
+        dtype=dtype, mirrors=mirrors, timeout=timeout, checksums=checksums, verify=verify,
+        verbose=verbose,
+    )
 
 
 def load_fashion_mnist(
@@ -365,6 +343,7 @@ def load_fashion_mnist(
     mirrors: Sequence[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     checksums: Mapping[str, str] | None = None,
+    verify: bool = True,
     verbose: bool = True,
 ) -> tuple[Split, Split]:
     """Load Fashion-MNIST as ``((x_train, t_train), (x_test, t_test))``.
@@ -382,4 +361,8 @@ def load_fashion_mnist(
         >>> x_train.shape  # doctest: +SKIP
         (60000, 1, 28, 28)
     """
-    return load_dataset(FASHION_MNIST, **locals())  # as in load_mnist
+    return load_dataset(
+        FASHION_MNIST, normalize, flatten, one_hot_label, data_dir=data_dir,
+        download=download, dtype=dtype, mirrors=mirrors, timeout=timeout,
+        checksums=checksums, verify=verify, verbose=verbose,
+    )

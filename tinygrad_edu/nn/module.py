@@ -53,6 +53,32 @@ def _indent(text: str, spaces: int) -> str:
     return text.replace("\n", "\n" + " " * spaces)
 
 
+def _cast_for(name: str, raw: Any, target: np.ndarray) -> tuple[np.ndarray, str]:
+    """(``raw`` as an array of ``target``'s dtype, "") or (target, what is wrong)."""
+    try:
+        value = np.asarray(raw.data if isinstance(raw, Tensor) else raw)
+    except (ValueError, TypeError) as exc:
+        return target, f"{name!r} is not an array: {exc}"
+    if value.dtype.kind not in "biuf":
+        return target, (f"dtype of {name!r}: the checkpoint has {value.dtype}, which cannot "
+                        f"be loaded into a {target.dtype} array")
+    if value.shape != target.shape:
+        return target, (f"size mismatch for {name!r}: the checkpoint has shape {value.shape}, "
+                        f"the model has shape {target.shape}")
+    if not target.flags.writeable:
+        return target, f"{name!r} is read-only in the model; nothing can be loaded into it"
+    with np.errstate(all="ignore"):  # the checks below say what went wrong
+        cast = value.astype(target.dtype)
+    if target.dtype.kind == "f" and not np.isfinite(cast).all():
+        if np.isfinite(value).all():
+            largest = float(np.max(np.abs(value)))
+            return target, f"{name!r}: values up to {largest:g} overflow {target.dtype}"
+        return target, f"{name!r}: the checkpoint has non-finite values (inf or nan)"
+    if target.dtype.kind != "f" and not np.array_equal(cast, value):
+        return target, f"{name!r}: the checkpoint has values {target.dtype} cannot hold exactly"
+    return cast, ""
+
+
 class Module:
     """Base class of layers and models: subclass it, assign parameters and sub-modules in
     ``__init__`` (after ``super().__init__()``), and write ``forward``.
@@ -270,10 +296,13 @@ class Module:
 
         Arrays are written into the existing ones (so references such as
         ``TwoLayerNet.params`` stay valid) and cast to each parameter's dtype (a float64
-        checkpoint loads into a float32 model, rounded). Nothing is written unless every
-        entry fits: a shape mismatch or a non-numeric dtype always raises, and with
-        ``strict`` (the default) so does any missing or unexpected key. Returns the
-        missing and unexpected keys.
+        checkpoint loads into a float32 model, rounded). Every entry is checked before
+        the first write, and all problems are reported at once in one RuntimeError, so
+        on error nothing changes: with ``strict`` (the default) any missing or
+        unexpected key; always a value that is not a real-number array, has another
+        shape, would be written into a read-only array, is not finite after the cast
+        (1e300 into float32), or does not survive the cast into an integer buffer.
+        Returns the missing and unexpected keys.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(
@@ -289,31 +318,21 @@ class Module:
                 errors.append("missing keys: " + ", ".join(repr(k) for k in missing))
             if unexpected:
                 errors.append("unexpected keys: " + ", ".join(repr(k) for k in unexpected))
-        values: list[tuple[np.ndarray, np.ndarray]] = []
+        writes: list[tuple[np.ndarray, np.ndarray]] = []
         for name, target in targets.items():
-            if name not in state_dict:
-                continue
-            raw = state_dict[name]
-            value = np.asarray(raw.data if isinstance(raw, Tensor) else raw)
-            if value.dtype.kind not in "biuf":
-                errors.append(
-                    f"dtype of {name!r}: the checkpoint has {value.dtype}, which cannot be "
-                    f"loaded into a {target.dtype} array"
-                )
-            elif value.shape != target.shape:
-                errors.append(
-                    f"size mismatch for {name!r}: the checkpoint has shape {value.shape}, "
-                    f"the model has shape {target.shape}"
-                )
-            else:
-                values.append((target, value))
+            if name in state_dict:
+                value, problem = _cast_for(name, state_dict[name], target)
+                if problem:
+                    errors.append(problem)
+                else:
+                    writes.append((target, value))
         if errors:
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
                 + "\n  ".join(errors)
             )
-        for target, value in values:
-            target[...] = value  # in place, cast to the target's dtype
+        for target, value in writes:
+            target[...] = value  # in place; checked above, so no write can fail
         return LoadResult(missing, unexpected)
 
     # ------------------------------------------------------------------ calling
