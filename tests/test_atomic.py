@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from tinygrad_edu import nn, serialization
-from tinygrad_edu._atomic import atomic_write
+from tinygrad_edu.atomic_files import atomic_write
 from tinygrad_edu.datasets import write_idx
 from tinygrad_edu.datasets.download import download_file
 
@@ -121,7 +121,7 @@ def test_writers_clean_up_after_a_failure(
 # file; with "pause" it then sleeps inside the write, so that a kill is surely mid-write.
 _WRITER = """
 import sys, time
-from tinygrad_edu._atomic import atomic_write
+from tinygrad_edu.atomic_files import atomic_write
 target, mode = sys.argv[1], sys.argv[2]
 version = 0
 while True:

@@ -43,7 +43,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from tinygrad_edu._atomic import atomic_write
+from tinygrad_edu.atomic_files import atomic_write
 from tinygrad_edu.tensor import Tensor
 
 __all__ = ["save", "load", "CheckpointError", "DEFAULT_MAX_BYTES"]
@@ -139,7 +139,7 @@ def save(obj: Any, path: str | os.PathLike[str], compress: bool = False) -> Path
     The format follows the name: ``.safetensors`` (needs the safetensors extra) or,
     for anything else, ``.npz``; ``compress`` deflates the ``.npz`` members. Writing
     through a symbolic link replaces the file it points to (see
-    :mod:`tinygrad_edu._atomic`).
+    :mod:`tinygrad_edu.atomic_files`).
     """
     arrays = _arrays(obj)
     path = Path(path)

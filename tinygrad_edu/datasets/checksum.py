@@ -31,7 +31,7 @@ import zlib
 from pathlib import Path
 from typing import IO, Any
 
-from .._atomic import atomic_write
+from ..atomic_files import atomic_write
 from .idx import IDXError
 
 __all__ = ["ChecksumError", "ContentDigest", "VerifiedFiles", "RECORD_NAME"]

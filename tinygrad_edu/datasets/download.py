@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from .._atomic import atomic_write
+from ..atomic_files import atomic_write
 from .catalog import IDXFile
 from .checksum import ContentDigest
 from .idx import DEFAULT_MAX_BYTES, IDXError
@@ -157,7 +157,7 @@ def download_file(
     The content is the body itself, or what it inflates to when it is gzip data; it may
     be at most ``limit`` bytes and must start with ``header`` (see
     :class:`~tinygrad_edu.datasets.checksum.ContentDigest`). The body streams into a
-    temporary file in ``dest``'s directory (see :func:`~tinygrad_edu._atomic.atomic_write`),
+    temporary file in ``dest``'s directory (see :func:`~tinygrad_edu.atomic_files.atomic_write`),
     which is renamed to ``dest`` after the checks pass and deleted otherwise.
 
     Raises:

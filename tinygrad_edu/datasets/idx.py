@@ -35,7 +35,7 @@ from typing import IO
 
 import numpy as np
 
-from .._atomic import atomic_write
+from ..atomic_files import atomic_write
 
 __all__ = ["IDXError", "read_idx", "parse_idx", "write_idx", "IDX_DTYPES", "DEFAULT_MAX_BYTES"]
 

@@ -1,0 +1,10 @@
+"""Optimizers, in order of increasing complexity: SGD, Momentum, AdaGrad, RMSprop, Adam.
+
+* :mod:`.optimizer`: the base class (parameters, the update loop, state dicts);
+* :mod:`.algorithms`: the update rules, each with its formula.
+"""
+
+from tinygrad_edu.optim.algorithms import SGD, AdaGrad, Adam, Momentum, RMSprop
+from tinygrad_edu.optim.optimizer import Optimizer
+
+__all__ = ["Optimizer", "SGD", "Momentum", "AdaGrad", "RMSprop", "Adam"]
