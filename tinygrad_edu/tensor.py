@@ -227,7 +227,6 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
     # NumPy returns scalars, not 0-d arrays, from ufuncs on 0-d inputs.
     t.data = data if type(data) is np.ndarray else np.asarray(data)
     t.grad = None
-    t._retains_grad = False
     if grad_mode.enabled:
         record_it = False
         gen = 0
@@ -243,7 +242,9 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
             t._backward = backward
             t._op = op
             t._gen = gen + 1
+            t._retains_grad = grad_mode.retain_all  # tg.retain_grads() teaching mode
             return t
+    t._retains_grad = False
     t.requires_grad = False
     t._parents = ()
     t._backward = None
