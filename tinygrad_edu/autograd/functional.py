@@ -40,177 +40,32 @@ Tensor([[ 6.  0.]
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.autograd.engine import grad
+from tinygrad_edu.autograd.function_io import (
+    Func,
+    Tensors,
+    as_tuple,
+    call,
+    check_requires_grad,
+    check_v,
+    finish,
+    grad_of,
+    inputs_and_v,
+    prepare,
+    single_output,
+    unpack,
+    zeros_for_none,
+)
 from tinygrad_edu.grad_mode import enable_grad
 from tinygrad_edu.ops.shape import stack
-from tinygrad_edu.tensor import Tensor, make_op, wrap
+from tinygrad_edu.tensor import Tensor, wrap
 
 __all__ = ["vjp", "jvp", "jacobian", "hessian", "vhp", "hvp"]
 
-Tensors = tuple[Tensor, ...]
-Func = Callable[..., Any]
 STRATEGIES = ("reverse-mode", "forward-mode")
-
-
-# ---------------------------------------------------------------------------- helpers
-
-
-def _as_tuple(x: Any, what: str, fn: str) -> tuple[bool, Tensors]:
-    """``(was it a tuple, the tensors)``; a TypeError naming ``fn`` for anything else."""
-    if isinstance(x, Tensor):
-        return False, (x,)
-    if not isinstance(x, (tuple, list)):
-        raise TypeError(f"{fn}: the {what} must be a Tensor or a tuple of Tensors, "
-                        f"got {type(x).__name__}")
-    for i, t in enumerate(x):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"{fn}: the {what} must be a Tensor or a tuple of Tensors, "
-                            f"but entry {i} is a {type(t).__name__}")
-    return True, tuple(x)
-
-
-def _identity(t: Tensor) -> Tensor:
-    """``t`` as a new graph node, so that results stay connected to ``t``'s graph."""
-    return make_op(t.data, (t,), lambda g: (g,), "identity")
-
-
-def _prepare(inputs: Tensors, create_graph: bool, need_graph: bool, fn: str) -> Tensors:
-    """Fresh tensors at the same values: leaves that require grad (``need_graph``), or,
-    under ``create_graph``, nodes on top of inputs that already require grad."""
-    out = []
-    for i, t in enumerate(inputs):
-        if t.dtype.kind != "f":
-            raise TypeError(f"{fn}: entry {i} has dtype {t.dtype}; only floating-point "
-                            "tensors can be differentiated")
-        if create_graph and t.requires_grad:
-            out.append(_identity(t))
-        else:
-            out.append(Tensor(t.data, requires_grad=need_graph))
-    return tuple(out)
-
-
-def _finish(ts: Sequence[Tensor], create_graph: bool) -> Tensors:
-    """Results as returned: detached unless the caller wants to differentiate them."""
-    return tuple(ts) if create_graph else tuple(t.detach() for t in ts)
-
-
-def _unpack(res: Any, is_tuple: bool | tuple[bool, bool]) -> Any:
-    """Undo :func:`_as_tuple` on results: single tensors come back as tensors."""
-    if isinstance(is_tuple, tuple):
-        outer, inner = is_tuple
-        if not inner:
-            res = tuple(r[0] for r in res)
-        return res if outer else res[0]
-    return res if is_tuple else res[0]
-
-
-def _check_v(v: Tensors, refs: Tensors, of: str, fn: str) -> None:
-    if len(v) != len(refs):
-        raise RuntimeError(f"{fn}: v is a tuple of invalid length: should be {len(refs)} "
-                           f"(the number of {of}) but got {len(v)}")
-    for i, (a, b) in enumerate(zip(v, refs)):
-        if a.shape != b.shape:
-            raise RuntimeError(f"{fn}: entry {i} in v has invalid shape: should be "
-                               f"{b.shape} (as the {of}) but got {a.shape}")
-
-
-_NOT_DIFFERENTIABLE = {
-    "outputs": "output {i} of the user-provided function does not require grad; in strict "
-               "mode the outputs must be computed in a differentiable way from the inputs",
-    "grad_inputs": "the gradient with respect to input {i} does not depend on the inputs; "
-                   "this is not allowed in strict mode",
-    "jacobian": "the Jacobian with respect to input {i} does not depend on the inputs (a "
-                "linear function, say); this is not allowed in strict mode",
-    "hessian": "the Hessian with respect to input {i} does not depend on the inputs; this "
-               "is not allowed in strict mode",
-}
-
-_INDEPENDENT = {
-    "back": "the output of the user-provided function is independent of input {i}; this "
-            "is not allowed in strict mode",
-    "back_trick": "the output of the user-provided function is independent of input {i} "
-                  "(the double-backward trick found no path); this is not allowed in "
-                  "strict mode",
-    "double_back": "the Jacobian of the user-provided function is independent of input "
-                   "{i}; this is not allowed in strict mode",
-    "double_back_trick": "the Hessian of the user-provided function is independent of "
-                         "input {i}; this is not allowed in strict mode",
-}
-
-
-def _check_requires_grad(ts: Sequence[Tensor | None], kind: str, strict: bool,
-                         fn: str) -> None:
-    if not strict:
-        return
-    for i, t in enumerate(ts):
-        if t is None:
-            raise RuntimeError(f"{fn}: " + _INDEPENDENT["back"].format(i=i))
-        if not t.requires_grad:
-            raise RuntimeError(f"{fn}: " + _NOT_DIFFERENTIABLE[kind].format(i=i))
-
-
-def _grad(outputs: Sequence[Tensor | None], inputs: Tensors,
-          grad_outputs: Sequence[Tensor] | None = None, create_graph: bool = False,
-          retain_graph: bool | None = None) -> list[Tensor | None]:
-    """:func:`grad` over the outputs that have a graph, None for unreached inputs."""
-    gouts = list(grad_outputs) if grad_outputs is not None else [None] * len(outputs)
-    pairs = [(o, g) for o, g in zip(outputs, gouts) if o is not None and o.requires_grad]
-    if not pairs:
-        return [None] * len(inputs)
-    outs, gs = zip(*pairs)
-    given = None if grad_outputs is None else list(gs)
-    return list(grad(list(outs), list(inputs), given, retain_graph=retain_graph,
-                     create_graph=create_graph, allow_unused=True))
-
-
-def _zeros_for_none(grads: Sequence[Tensor | None], refs: Tensors, strict: bool,
-                    stage: str, fn: str) -> Tensors:
-    out = []
-    for i, (g, ref) in enumerate(zip(grads, refs)):
-        if g is None:
-            if strict:
-                raise RuntimeError(f"{fn}: " + _INDEPENDENT[stage].format(i=i))
-            g = wrap(np.zeros_like(ref.data))
-        out.append(g)
-    return tuple(out)
-
-
-def _inputs_and_v(inputs: Any, v: Any, create_graph: bool,
-                  fn: str) -> tuple[bool, Tensors, Tensors]:
-    """The prepared inputs and a ``v`` shaped like them (ones for one-element input)."""
-    is_inputs_tuple, ins = _as_tuple(inputs, "inputs", fn)
-    ins = _prepare(ins, create_graph, True, fn)
-    if v is not None:
-        vs = _prepare(_as_tuple(v, "v", fn)[1], create_graph, False, fn)
-        _check_v(vs, ins, "inputs", fn)
-    elif len(ins) != 1 or ins[0].size != 1:
-        raise RuntimeError(f"{fn}: v can be None only if the input is a single Tensor "
-                           "with a single element; pass v shaped like the input")
-    else:
-        vs = (wrap(np.ones_like(ins[0].data)),)
-    return is_inputs_tuple, ins, vs
-
-
-def _call(func: Func, inputs: Tensors, fn: str) -> tuple[bool, Tensors]:
-    return _as_tuple(func(*inputs), "outputs of the user-provided function", fn)
-
-
-def _single_output(func: Func, inputs: Tensors, strict: bool, fn: str) -> Tensor:
-    """func(*inputs), checked to be one tensor of one element (for Hessians)."""
-    out = func(*inputs)
-    is_tuple, outs = _as_tuple(out, "outputs of the user-provided function", fn)
-    _check_requires_grad(outs, "outputs", strict, fn)
-    if is_tuple:
-        raise RuntimeError(f"{fn}: the function must return a single Tensor, got a tuple")
-    if outs[0].size != 1:
-        raise RuntimeError(f"{fn}: the function must return a Tensor with a single "
-                           f"element, got shape {outs[0].shape}")
-    return outs[0]
 
 
 # ---------------------------------------------------------------------------- products
@@ -230,22 +85,22 @@ def vjp(func: Func, inputs: Any, v: Any = None, create_graph: bool = False,
     """
     fn = "vjp"
     with enable_grad():
-        is_inputs_tuple, ins = _as_tuple(inputs, "inputs", fn)
-        ins = _prepare(ins, create_graph, True, fn)
-        is_outputs_tuple, outs = _call(func, ins, fn)
-        _check_requires_grad(outs, "outputs", strict, fn)
+        is_inputs_tuple, ins = as_tuple(inputs, "inputs", fn)
+        ins = prepare(ins, create_graph, True, fn)
+        is_outputs_tuple, outs = call(func, ins, fn)
+        check_requires_grad(outs, "outputs", strict, fn)
         if v is not None:
-            vs = _prepare(_as_tuple(v, "v", fn)[1], create_graph, False, fn)
-            _check_v(vs, outs, "outputs", fn)
+            vs = prepare(as_tuple(v, "v", fn)[1], create_graph, False, fn)
+            check_v(vs, outs, "outputs", fn)
         elif len(outs) != 1 or outs[0].size != 1:
             raise RuntimeError(f"{fn}: v can be None only if the function returns a single "
                                "Tensor with a single element; pass v shaped like the output")
         else:
             vs = None
-        res = _grad(outs, ins, vs, create_graph=create_graph)
-        result = _zeros_for_none(res, ins, strict, "back", fn)
-    return (_unpack(_finish(outs, create_graph), is_outputs_tuple),
-            _unpack(_finish(result, create_graph), is_inputs_tuple))
+        res = grad_of(outs, ins, vs, create_graph=create_graph)
+        result = zeros_for_none(res, ins, strict, "back", fn)
+    return (unpack(finish(outs, create_graph), is_outputs_tuple),
+            unpack(finish(result, create_graph), is_inputs_tuple))
 
 
 def jvp(func: Func, inputs: Any, v: Any = None, create_graph: bool = False,
@@ -263,17 +118,17 @@ def jvp(func: Func, inputs: Any, v: Any = None, create_graph: bool = False,
     """
     fn = "jvp"
     with enable_grad():
-        is_inputs_tuple, ins, vs = _inputs_and_v(inputs, v, create_graph, fn)
-        is_outputs_tuple, outs = _call(func, ins, fn)
-        _check_requires_grad(outs, "outputs", strict, fn)
+        is_inputs_tuple, ins, vs = inputs_and_v(inputs, v, create_graph, fn)
+        is_outputs_tuple, outs = call(func, ins, fn)
+        check_requires_grad(outs, "outputs", strict, fn)
         # u: the dummy upstream gradient; J^T u is recorded, and linear in u.
         us = tuple(Tensor(np.zeros_like(o.data), requires_grad=True) for o in outs)
-        grad_inputs = _grad(outs, ins, us, create_graph=True)
-        _check_requires_grad(grad_inputs, "grad_inputs", strict, fn)
-        res = _grad(grad_inputs, us, vs, create_graph=create_graph)
-        result = _zeros_for_none(res, outs, strict, "back_trick", fn)
-    return (_unpack(_finish(outs, create_graph), is_outputs_tuple),
-            _unpack(_finish(result, create_graph), is_outputs_tuple))
+        grad_inputs = grad_of(outs, ins, us, create_graph=True)
+        check_requires_grad(grad_inputs, "grad_inputs", strict, fn)
+        res = grad_of(grad_inputs, us, vs, create_graph=create_graph)
+        result = zeros_for_none(res, outs, strict, "back_trick", fn)
+    return (unpack(finish(outs, create_graph), is_outputs_tuple),
+            unpack(finish(result, create_graph), is_outputs_tuple))
 
 
 def vhp(func: Func, inputs: Any, v: Any = None, create_graph: bool = False,
@@ -306,21 +161,21 @@ def hvp(func: Func, inputs: Any, v: Any = None, create_graph: bool = False,
 def _hessian_product(func: Func, inputs: Any, v: Any, create_graph: bool, strict: bool,
                      fn: str) -> tuple[Any, Any]:
     with enable_grad():
-        is_inputs_tuple, ins, vs = _inputs_and_v(inputs, v, create_graph, fn)
-        out = _single_output(func, ins, strict, fn)
-        jac = _grad([out], ins, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict, fn)
+        is_inputs_tuple, ins, vs = inputs_and_v(inputs, v, create_graph, fn)
+        out = single_output(func, ins, strict, fn)
+        jac = grad_of([out], ins, create_graph=True)
+        check_requires_grad(jac, "jacobian", strict, fn)
         if fn == "vhp":
-            res = _grad(jac, ins, vs, create_graph=create_graph)
-            result = _zeros_for_none(res, ins, strict, "double_back", fn)
+            res = grad_of(jac, ins, vs, create_graph=create_graph)
+            result = zeros_for_none(res, ins, strict, "double_back", fn)
         else:  # H v = d/du [ (H^T u) . v ], with H^T u recorded and linear in u
             us = tuple(Tensor(np.zeros_like(t.data), requires_grad=True) for t in ins)
-            double_back = _grad(jac, ins, us, create_graph=True)
-            _check_requires_grad(double_back, "hessian", strict, fn)
-            res = _grad(double_back, us, vs, create_graph=create_graph)
-            result = _zeros_for_none(res, ins, strict, "double_back_trick", fn)
-    return (_finish([out], create_graph)[0],
-            _unpack(_finish(result, create_graph), is_inputs_tuple))
+            double_back = grad_of(jac, ins, us, create_graph=True)
+            check_requires_grad(double_back, "hessian", strict, fn)
+            res = grad_of(double_back, us, vs, create_graph=create_graph)
+            result = zeros_for_none(res, ins, strict, "double_back_trick", fn)
+    return (finish([out], create_graph)[0],
+            unpack(finish(result, create_graph), is_inputs_tuple))
 
 
 # ---------------------------------------------------------------------------- matrices
@@ -365,17 +220,17 @@ def _jacobian(func: Func, inputs: Any, create_graph: bool, strict: bool, strateg
             raise ValueError(f"{fn}: create_graph=True and strategy='forward-mode' are not "
                              "supported together (as in PyTorch)")
     with enable_grad():
-        is_inputs_tuple, ins = _as_tuple(inputs, "inputs", fn)
-        ins = _prepare(ins, create_graph, True, fn)
-        is_outputs_tuple, outs = _call(func, ins, fn)
-        _check_requires_grad(outs, "outputs", strict, fn)
+        is_inputs_tuple, ins = as_tuple(inputs, "inputs", fn)
+        ins = prepare(ins, create_graph, True, fn)
+        is_outputs_tuple, outs = call(func, ins, fn)
+        check_requires_grad(outs, "outputs", strict, fn)
         if strategy == "forward-mode":
             result = _forward_jacobian(func, ins, outs)
         else:
             result = tuple(_reverse_rows(i, out, ins, create_graph, strict, fn)
                            for i, out in enumerate(outs))
-        result = tuple(_finish(row, create_graph) for row in result)
-    return _unpack(result, (is_outputs_tuple, is_inputs_tuple))
+        result = tuple(finish(row, create_graph) for row in result)
+    return unpack(result, (is_outputs_tuple, is_inputs_tuple))
 
 
 def _reverse_rows(i: int, out: Tensor, ins: Tensors, create_graph: bool, strict: bool,
@@ -385,7 +240,7 @@ def _reverse_rows(i: int, out: Tensor, ins: Tensors, create_graph: bool, strict:
     for k in range(out.size):
         onehot = np.zeros(out.size, dtype=out.dtype)
         onehot[k] = 1
-        res = _grad([out], ins, [wrap(onehot.reshape(out.shape))], retain_graph=True,
+        res = grad_of([out], ins, [wrap(onehot.reshape(out.shape))], retain_graph=True,
                     create_graph=create_graph)
         for j, (g, inp) in enumerate(zip(res, ins)):
             if g is None:
@@ -436,15 +291,15 @@ def hessian(func: Func, inputs: Any, create_graph: bool = False, strict: bool = 
     Tensor([[1.]], shape=(1, 1), dtype=float64)
     """
     fn = "hessian"
-    is_inputs_tuple, ins = _as_tuple(inputs, "inputs", fn)
+    is_inputs_tuple, ins = as_tuple(inputs, "inputs", fn)
 
     def gradient(*inp: Tensor) -> Any:
         # Not strict inside, as PyTorch: a gradient that does not depend on the inputs
         # is reported below, as such.
-        grads = _jacobian(lambda *x: _single_output(func, x, strict, fn).reshape(()), inp,
+        grads = _jacobian(lambda *x: single_output(func, x, strict, fn).reshape(()), inp,
                           True, False, "reverse-mode", fn)
-        _check_requires_grad(grads, "jacobian", strict, fn)
+        check_requires_grad(grads, "jacobian", strict, fn)
         return grads
 
     res = _jacobian(gradient, ins, create_graph, strict, outer_jacobian_strategy, fn)
-    return _unpack(res, (is_inputs_tuple, is_inputs_tuple))
+    return unpack(res, (is_inputs_tuple, is_inputs_tuple))
