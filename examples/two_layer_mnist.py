@@ -45,6 +45,7 @@ from tinygrad_edu.data import DataLoader
 from tinygrad_edu.datasets import DatasetNotFoundError, load_fashion_mnist, load_mnist
 from tinygrad_edu.datasets.download import DATA_ENV_VAR
 from tinygrad_edu.models import TwoLayerNet
+from tinygrad_edu.viz import GradFlowRecorder
 
 LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
 # Follows the loader's message, which lists where it looked and how TINYGRAD_EDU_DATA works.
@@ -81,6 +82,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "max(train_size / batch_size, 1))")
     parser.add_argument("--plot", default=None, metavar="PATH",
                         help="save learning curves as a PNG (needs matplotlib)")
+    parser.add_argument("--grad-flow", default=None, metavar="PATH",
+                        help="plot each parameter's gradient norm at every evaluation")
     parser.add_argument("--save", default=None, metavar="PATH",
                         help="save the trained weights as .npz")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -156,6 +159,7 @@ def train(
     sampler: np.random.Generator | None = None,
     progress: bool = True,
     verbose: bool = True,
+    grad_flow: GradFlowRecorder | None = None,
 ) -> dict[str, Any]:
     """The book's training loop on arrays already in the working dtype (x_train's).
 
@@ -164,6 +168,9 @@ def train(
     seeded Generator, after the weights). Accuracy on the full sets is evaluated when
     ``i % eval_every == 0`` (default one epoch, ``max(train_size / batch_size, 1)``)
     and, with ``verbose``, printed as a table row.
+
+    ``grad_flow``, a :class:`~tinygrad_edu.viz.GradFlowRecorder`, records each
+    parameter's gradient norm at every evaluation.
 
     Returns the history: ``train_loss`` (per iteration), ``eval_iters``, ``train_acc``,
     ``test_acc`` (per row), ``time`` (seconds of training) and the trained ``network``.
@@ -203,6 +210,8 @@ def train(
                 history["eval_iters"].append(i)
                 history["train_acc"].append(train_acc)
                 history["test_acc"].append(test_acc)
+                if grad_flow is not None:
+                    grad_flow.record(network.named_parameters(), step=i)
                 if verbose:
                     _emit(f"train acc, test acc | {train_acc}, {test_acc}", bar)
             if bar is not None:
@@ -221,8 +230,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     the book's), save and plot if asked; returns :func:`train`'s history with ``time``
     the total."""
     args = parse_args(argv)
-    if args.plot:
+    if args.plot or args.grad_flow:
         _figure_class()
+    recorder = GradFlowRecorder() if args.grad_flow else None
     start = time.perf_counter()
     # Pixels arrive in the working dtype once, so no batch is ever converted again.
     try:
@@ -236,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     history = train(x_train, t_train, x_test, t_test, iters=args.iters,
                     batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                     hidden_size=args.hidden_size, seed=args.seed, eval_every=args.eval_every,
-                    progress=not args.no_progress)
+                    progress=not args.no_progress, grad_flow=recorder)
     history["time"] = time.perf_counter() - start
     print(f"total time: {history['time']:.1f} s", flush=True)
 
@@ -246,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.plot:
         plot_history(history, args.plot)
         print(f"learning curves saved to {args.plot}")
+    if recorder is not None:
+        recorder.plot(args.grad_flow)
+        print(f"gradient flow saved to {args.grad_flow}")
     return history
 
 
