@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -222,3 +223,21 @@ def test_png_without_cairosvg_names_the_extra(tmp_path: Path,
     with pytest.raises(ImportError, match=r"cairosvg.*tinygrad-edu\[viz\]"):
         viz.graph(x.exp()).save(tmp_path / "g.png")
     assert not (tmp_path / "g.png").exists()
+
+
+def test_committed_pictures_are_what_the_script_draws(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/*.svg (and the README's picture) come from examples/watching_backward_pictures.py."""
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location(
+        "watching_backward_pictures", root / "examples" / "watching_backward_pictures.py")
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.main(["--out", str(tmp_path), "--no-training"])
+    for name in ("two_layer_graph.svg", "reused_node_graph.svg"):
+        drawn = (tmp_path / name).read_text(encoding="utf-8")
+        assert drawn == (root / "docs" / name).read_text(encoding="utf-8"), (
+            f"docs/{name} is stale: run python examples/watching_backward_pictures.py")
+    assert "](docs/two_layer_graph.svg)" in (root / "README.md").read_text(encoding="utf-8")
+    assert "wrote" in capsys.readouterr().out

@@ -165,7 +165,10 @@ def explain(output: Tensor, grad: object = None, names: Mapping[str, Tensor] | N
     rows: list[list[list[str]]] = []  # each step: one list of lines per column
     for s in steps:
         name = by_id.get(id(s.tensor))
-        what = s.op if s.op is not None else (name or "leaf")
+        if s.op is None:
+            what = name or "leaf"
+        else:
+            what = s.op if name is None else f"{name} = {s.op}"
         hands = ([f"#{h.parent}: {summary(h.value, 28)}" for h in s.handed]
                  if s.op is not None else [".grad"])
         rows.append([["leaf" if s.op is None else str(s.index)], [f"#{s.node}"], [what],
