@@ -210,10 +210,11 @@ def _cairosvg_works() -> bool:
 
 
 @pytest.mark.skipif(not _cairosvg_works(), reason="the optional cairosvg package is missing")
-def test_graph_saves_png(tmp_path: Path) -> None:
+def test_graph_saves_png_and_pdf(tmp_path: Path) -> None:
     x = tg.Tensor([1.0, 2.0], requires_grad=True)
-    out = viz.graph((x * x).sum()).save(tmp_path / "g.png")
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pic = viz.graph((x * x).sum())
+    assert pic.save(tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert pic.save(tmp_path / "g.pdf").read_bytes()[:5] == b"%PDF-"
 
 
 def test_png_without_cairosvg_names_the_extra(tmp_path: Path,
