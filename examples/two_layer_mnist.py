@@ -71,6 +71,7 @@ from tinygrad_edu.datasets import (
 )
 from tinygrad_edu.datasets.download import DATA_ENV_VAR
 from tinygrad_edu.models import TwoLayerNet
+from tinygrad_edu.viz import GradFlowRecorder
 
 PROG = "two_layer_mnist.py"
 LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
@@ -128,6 +129,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              "max(train_size / batch_size, 1))")
     parser.add_argument("--plot", default=None, metavar="PATH",
                         help="save learning curves as a PNG (needs matplotlib)")
+    parser.add_argument("--grad-flow", default=None, metavar="PATH",
+                        help="plot each parameter's gradient norm at every evaluation")
     parser.add_argument("--save", default=None, metavar="PATH",
                         help="save a checkpoint (.npz, or .safetensors) to resume from")
     parser.add_argument("--resume", default=None, metavar="PATH",
@@ -161,10 +164,11 @@ def check_args(args: argparse.Namespace) -> None:
             default_cache_dir()
         except NotADirectoryError as exc:
             fail(str(exc))
-    for option, path in (("--plot", args.plot), ("--save", args.save)):
+    for option, path in (("--plot", args.plot), ("--save", args.save),
+                         ("--grad-flow", args.grad_flow)):
         if path is not None:
             _check_output(option, Path(path))
-    if args.plot:
+    if args.plot or args.grad_flow:
         _figure_class()
     if args.save and args.save.endswith(".safetensors"):
         try:
@@ -295,6 +299,7 @@ def train(
     resume: Mapping[str, np.ndarray] | None = None,
     progress: bool = True,
     verbose: bool = True,
+    grad_flow: GradFlowRecorder | None = None,
 ) -> dict[str, Any]:
     """The book's training loop on arrays already in the working dtype (x_train's).
 
@@ -305,6 +310,9 @@ def train(
     and, with ``verbose``, printed as a table row. ``resume``, a :func:`checkpoint`,
     restores the network, the optimizer, the loader's generator and the history,
     reprints the table so far, and goes on from its iteration.
+
+    ``grad_flow``, a :class:`~tinygrad_edu.viz.GradFlowRecorder`, records each
+    parameter's gradient norm at every evaluation.
 
     Returns the history: ``train_loss`` (per iteration), ``eval_iters``, ``train_acc``,
     ``test_acc`` (per row), ``time`` (seconds of training), the trained ``network``,
@@ -359,6 +367,8 @@ def train(
                 history["eval_iters"].append(i)
                 history["train_acc"].append(train_acc)
                 history["test_acc"].append(test_acc)
+                if grad_flow is not None:
+                    grad_flow.record(network.named_parameters(), step=i)
                 if verbose:
                     _emit(_row(train_acc, test_acc), bar)
             if bar is not None:
@@ -414,12 +424,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     and the total time (loading included, as the book's), save and plot if asked;
     returns :func:`train`'s history with ``time`` the total."""
     args = parse_args(argv)
+    recorder = GradFlowRecorder() if args.grad_flow else None
     start = time.perf_counter()
     x_train, t_train, x_test, t_test = load_data(args)
     history = train(x_train, t_train, x_test, t_test, iters=args.iters,
                     batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                     hidden_size=args.hidden_size, seed=args.seed, eval_every=args.eval_every,
-                    resume=args.checkpoint, progress=not args.no_progress)
+                    resume=args.checkpoint, progress=not args.no_progress,
+                    grad_flow=recorder)
     history["time"] = time.perf_counter() - start
     print(f"total time: {history['time']:.1f} s", flush=True)
 
@@ -430,6 +442,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     if args.plot:
         plot_history(history, args.plot)
         print(f"learning curves saved to {args.plot}")
+    if recorder is not None:
+        recorder.plot(args.grad_flow)
+        print(f"gradient flow saved to {args.grad_flow}")
     return history
 
 

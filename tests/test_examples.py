@@ -385,3 +385,21 @@ def test_missing_data_exits_with_the_loaders_message(example: str,
     hint = r"4 of 4 files not found\nPass --data-dir DIR \(a directory with the four IDX files\)"
     with pytest.raises(SystemExit, match=hint + ", or set TINYGRAD_EDU_DATA"):
         module.main(["--iters", "1"] if example == "two_layer_mnist" else [])
+
+
+def test_two_layer_mnist_grad_flow_plot(two_layer: ModuleType, tiny_mnist: Path,
+                                        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("matplotlib")
+    recorded: list[object] = []
+    real_record = two_layer.GradFlowRecorder.record
+
+    def spy(self: object, named: object, step: object = None) -> None:
+        recorded.append(step)
+        real_record(self, named, step)
+
+    monkeypatch.setattr(two_layer.GradFlowRecorder, "record", spy)
+    out = tmp_path / "flow.png"
+    two_layer.main(["--data-dir", str(tiny_mnist), "--no-verify", "--iters", "20", "--no-progress",
+                    "--grad-flow", str(out)])
+    assert recorded == [0, 5, 10, 15]  # at every evaluation
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

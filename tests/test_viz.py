@@ -56,3 +56,16 @@ def test_draw_writes_a_png(tmp_path) -> None:
     out = draw((x.exp() * x).sum(), tmp_path / "graph.png", names={"x": x})
     data = out.read_bytes()
     assert out.suffix == ".png" and data[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dot_escapes_crafted_names_and_op_names() -> None:
+    x = tg.Tensor([1.0], requires_grad=True)
+    y = tg.make_op(x.data * 2, (x,), lambda g: (g * 2,), 'op"]; injected [shape=star')
+    dot = to_dot(y, names={'x"]; evil [label="pwn\\N': x})
+    assert 'label="x\\"]; evil [label=\\"pwn\\\\N\\n(1,) float64"' in dot
+    assert 'label="op\\"]; injected [shape=star"' in dot
+    # Every statement is still one node or one edge: nothing broke out of its quotes.
+    body = [line.strip() for line in dot.splitlines()[3:-1]]
+    unquoted = [re.sub(r'"(\\.|[^"\\])*"', '""', line) for line in body]
+    assert all(re.fullmatch(r'\w+ \[label="", shape=\w+(, style=filled, fillcolor="")?\];'
+                            r'|\w+ -> \w+;', line) for line in unquoted), unquoted

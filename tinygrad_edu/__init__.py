@@ -34,6 +34,7 @@ from tinygrad_edu.factories import (
     zeros,
     zeros_like,
 )
+from tinygrad_edu.grad_mode import retain_grads
 from tinygrad_edu.gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_gradient
 from tinygrad_edu.tensor import Tensor, make_op, tensor
 
@@ -48,7 +49,7 @@ __all__ = [
     "ones_like", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "backward",
     "grad", "make_op", "GraphFreedError", "functional", "gradcheck", "gradgradcheck",
     "numerical_gradient", "GradcheckError", "nn", "optim", "datasets", "data", "models",
-    "serialization",
+    "serialization", "retain_grads",
 ]
 
 # Submodules that pull in more than NumPy (or are simply larger) load on first use, so

@@ -10,22 +10,26 @@ mode.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["state", "is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad"]
+__all__ = ["state", "is_grad_enabled", "set_grad_enabled", "no_grad", "enable_grad",
+           "retain_grads"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _State(threading.local):
-    """Per-thread grad mode. ``enabled`` is read by every op that creates a tensor."""
+    """Per-thread grad mode. ``enabled`` is read by every op that creates a tensor;
+    ``retain_all`` (see :func:`retain_grads`) only by ops that record a node."""
 
     # Class attributes give every new thread the defaults without an __init__ call.
     enabled: bool = True
     saved: tuple[bool, ...] = ()
+    retain_all: bool = False
 
 
 #: The current thread's grad mode: ``state.enabled`` is True when ops record the graph.
@@ -103,3 +107,25 @@ class enable_grad(set_grad_enabled):
 
     def __init__(self) -> None:
         super().__init__(True)
+
+
+@contextlib.contextmanager
+def retain_grads() -> Iterator[None]:
+    """Teaching mode: every tensor recorded inside keeps its ``.grad`` after backward,
+    as if each had called ``retain_grad()``.
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor([1.0, 2.0], requires_grad=True)
+    >>> with tg.retain_grads():
+    ...     h = x * 3
+    ...     y = (h * h).sum()
+    >>> y.backward()
+    >>> h.grad
+    Tensor([ 6. 12.], shape=(2,), dtype=float64)
+    """
+    previous = state.retain_all  # a local per entry: nested and threaded uses stay apart
+    state.retain_all = True
+    try:
+        yield
+    finally:
+        state.retain_all = previous

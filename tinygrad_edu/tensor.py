@@ -264,7 +264,6 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
     # NumPy returns scalars, not 0-d arrays, from ufuncs on 0-d inputs.
     t.data = data if type(data) is np.ndarray else np.asarray(data)
     t.grad = None
-    t._retains_grad = False
     if grad_mode.enabled:
         record_it = False
         gen = 0
@@ -283,7 +282,9 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
             t._vc = None
             t._saved = saved
             t._saved_versions = _versions(saved) if saved else ()
+            t._retains_grad = grad_mode.retain_all  # tg.retain_grads() teaching mode
             return t
+    t._retains_grad = False
     t.requires_grad = False
     t._parents = ()
     t._backward = None

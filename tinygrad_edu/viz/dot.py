@@ -1,8 +1,9 @@
-"""The computational graph as a picture.
+"""The computational graph as Graphviz DOT text, and its rendering by Graphviz.
 
 :func:`to_dot` writes the graph behind a tensor as Graphviz DOT text with no
 dependency at all; :func:`draw` renders it to PNG, SVG or PDF through the ``graphviz``
 package (``pip install "tinygrad-edu[viz]"``) and the Graphviz ``dot`` program.
+(:func:`tinygrad_edu.viz.to_svg` draws a picture with no Graphviz at all.)
 
 Tensors are boxes (name or shape, and dtype), ops are ellipses, and arrows follow the
 data from inputs to outputs, the way backpropagation is usually drawn.
@@ -29,10 +30,23 @@ from tinygrad_edu.tensor import Tensor
 __all__ = ["to_dot", "draw"]
 
 
+def quote(text: str) -> str:
+    r"""``text`` safe inside a double-quoted DOT string: a name such as ``x"]; evil [``
+    stays one label. Backslashes are doubled so Graphviz's own escapes (``\N``, ``\l``)
+    print as written; line breaks become DOT's ``\n``.
+
+    >>> print(quote('say "hi"\\n'))
+    say \"hi\"\\n
+    """
+    return (text.replace("\\", "\\\\").replace('"', '\\"').replace("\r\n", "\n")
+            .replace("\r", "\n").replace("\n", "\\n"))
+
+
 def _label(t: Tensor, names: Mapping[int, str]) -> str:
     shape = str(t.shape).replace(" ", "")
     head = names.get(id(t))
-    return f"{head}\\n{shape} {t.dtype}" if head else f"{shape} {t.dtype}"
+    body = quote(f"{shape} {t.dtype}")
+    return f"{quote(head)}\\n{body}" if head else body
 
 
 def to_dot(roots: Tensor | Sequence[Tensor], names: Mapping[str, Tensor] | None = None) -> str:
@@ -74,7 +88,7 @@ def to_dot(roots: Tensor | Sequence[Tensor], names: Mapping[str, Tensor] | None 
         out_name = tensor_node(t)
         op_name = f"op{len(seen)}"
         freed = "" if t.backward_fn is not None else " (freed)"
-        lines.append(f'  {op_name} [label="{t.op}{freed}", shape=ellipse];')
+        lines.append(f'  {op_name} [label="{quote(str(t.op))}{freed}", shape=ellipse];')
         lines.append(f"  {op_name} -> {out_name};")
         for p in t.parents:
             lines.append(f"  {tensor_node(p)} -> {op_name};")
