@@ -760,7 +760,7 @@ def _grid(d: Domain) -> st.SearchStrategy[float]:
 
 
 @st.composite
-def _window_geometry(draw: st.DrawFn, d: Domain, max_pad: str) -> dict[str, Any]:
+def window_geometry(draw: st.DrawFn, d: Domain, max_pad: str) -> dict[str, Any]:
     """A kernel, a stride, a padding and an image size with at least one window:
     ``max_pad`` "any" (convolution) or "half" (pooling: at most half the kernel)."""
     kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
@@ -778,7 +778,7 @@ def _window_geometry(draw: st.DrawFn, d: Domain, max_pad: str) -> dict[str, Any]
 def _conv2d_samples(d: Domain) -> st.SearchStrategy[Sample]:
     @st.composite
     def draw_conv(draw: st.DrawFn) -> Sample:
-        geo = draw(_window_geometry(d, "any"))
+        geo = draw(window_geometry(d, "any"))
         o = draw(st.integers(1, 2 if d.max_side <= 3 else 3))
         batch = (geo["n"],) if draw(st.integers(0, 4)) else ()  # sometimes one unbatched image
         x = draw(arrays(batch + (geo["c"],) + geo["hw"], d.dtype, _grid(d)))
@@ -813,7 +813,7 @@ def _conv2d_ref(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = Non
 def _pool_samples(d: Domain) -> st.SearchStrategy[Sample]:
     @st.composite
     def draw_pool(draw: st.DrawFn) -> Sample:
-        geo = draw(_window_geometry(d, "half"))
+        geo = draw(window_geometry(d, "half"))
         batch = (geo["n"],) if draw(st.integers(0, 4)) else ()
         # Distinct values: no window has two maxima, so finite differences never
         # move the gradient from one to another.
@@ -850,7 +850,7 @@ def _pool_ref(reduce: Callable[..., np.ndarray], fill: float) -> Callable[..., n
 def _im2col_samples(d: Domain) -> st.SearchStrategy[Sample]:
     @st.composite
     def draw_im2col(draw: st.DrawFn) -> Sample:
-        geo = draw(_window_geometry(d, "any"))
+        geo = draw(window_geometry(d, "any"))
         x = draw(arrays((geo["n"], geo["c"]) + geo["hw"], d.dtype))
         return Sample((x,), {"filter_h": geo["kernel"][0], "filter_w": geo["kernel"][1],
                              "stride": _int_or_pair(draw, geo["stride"]),
@@ -881,7 +881,7 @@ def _im2col_ref(x: np.ndarray, filter_h: int, filter_w: int, stride: Any, pad: A
 def _col2im_samples(d: Domain) -> st.SearchStrategy[Sample]:
     @st.composite
     def draw_col2im(draw: st.DrawFn) -> Sample:
-        geo = draw(_window_geometry(d, "any"))
+        geo = draw(window_geometry(d, "any"))
         shape = (geo["n"], geo["c"]) + geo["hw"]
         (kh, kw), (sh, sw), (ph, pw) = geo["kernel"], geo["stride"], geo["padding"]
         oh, ow = (shape[2] + 2 * ph - kh) // sh + 1, (shape[3] + 2 * pw - kw) // sw + 1

@@ -11,8 +11,9 @@ second derivatives:
   when the input needs one (an image batch does not).
 * :func:`max_pool2d` replaces :func:`tinygrad_edu.ops.pooling.max_pool2d` (im2col,
   argmax along the rows, col2im). No im2col at all: the maximum of kh * kw strided
-  views of the input, view (i, j) holding entry (i, j) of every window, and a
-  backward that finds each window's first maximum again from the saved output.
+  views of the input, view (i, j) holding entry (i, j) of every window, tracking
+  each window's first maximum in one byte; the backward writes g through the same
+  views.
 * :func:`avg_pool2d` replaces :func:`tinygrad_edu.ops.pooling.avg_pool2d` the same
   way, with a sum of the strided views.
 
@@ -27,7 +28,7 @@ All three accept a batch (N, C, H, W) or, as PyTorch, one unbatched image (C, H,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -142,19 +143,6 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, strid
 # ---------------------------------------------------------------------------- pooling
 
 
-def _first_maxima(xp: np.ndarray, out: np.ndarray, kernel: Pair, stride: Pair
-                  ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """For each window offset (i, j) in row-major order: the view of that entry of
-    every window, and the mask of the windows whose first maximum sits there."""
-    taken = np.zeros(out.shape, dtype=bool)
-    for i, j in _offsets(kernel):
-        entry = window_entry(xp, i, j, stride, out.shape[2:])
-        hit = np.equal(entry, out)
-        np.greater(hit, taken, out=hit)  # hit and not yet taken: the first maximum wins
-        taken |= hit
-        yield entry, hit
-
-
 def max_pool2d(x: ArrayLike, kernel_size: Any, stride: Any = None, padding: Any = 0
                ) -> Tensor:
     """The maximum of every kernel_size window, as PyTorch's ``max_pool2d``.
@@ -176,23 +164,31 @@ def max_pool2d(x: ArrayLike, kernel_size: Any, stride: Any = None, padding: Any 
     xp = pad_images(x.data, pad, -np.inf)
     offsets = _offsets(kernel)
     out = window_entry(xp, 0, 0, stride_hw, out_hw).copy()
-    for i, j in offsets[1:]:
-        np.maximum(out, window_entry(xp, i, j, stride_hw, out_hw), out=out)
+    # winner: the row-major index, within its window, of each window's first maximum;
+    # kept only when a backward can come (a byte each for windows of up to 256).
+    winner = None
+    if grad_mode.enabled and x.requires_grad:
+        winner = np.zeros(out.shape, dtype=np.uint8 if len(offsets) <= 256 else np.intp)
+    for p, (i, j) in enumerate(offsets[1:], start=1):
+        entry = window_entry(xp, i, j, stride_hw, out_hw)
+        if winner is not None:
+            # Only a strictly larger entry takes over, so ties keep the first maximum;
+            # p grows, so the maximum of the indices is the latest taker.
+            np.maximum(winner, np.greater(entry, out) * winner.dtype.type(p), out=winner)
+        np.maximum(out, entry, out=out)
 
     def backward(g: Tensor) -> tuple[Tensor]:
+        assert winner is not None  # recorded only when a backward can come
         if grad_mode.enabled:
-            winner = np.zeros(out.shape, dtype=np.intp)
-            for p, (_, hit) in enumerate(_first_maxima(xp, out, kernel, stride_hw)):
-                winner[hit] = p
             return (max_pool2d_backward(g, x.shape, winner, kernel, stride_hw, pad),)
         gxp = _gradient_image(xp.shape, kernel, stride_hw, out_hw, g.dtype)
         overlapping = stride_hw[0] < kernel[0] or stride_hw[1] < kernel[1]
-        for (i, j), (_, hit) in zip(offsets, _first_maxima(xp, out, kernel, stride_hw)):
+        for p, (i, j) in enumerate(offsets):
             target = window_entry(gxp, i, j, stride_hw, out_hw)
             if overlapping:
-                target += g.data * hit
+                target += g.data * (winner == p)
             else:
-                np.multiply(g.data, hit, out=target)
+                np.multiply(g.data, winner == p, out=target)
         return (wrap(_crop(gxp, pad, x.shape)),)
 
     return record(out, (x,), backward, "max_pool2d")
