@@ -9,7 +9,7 @@ pass after each update, to record the loss; no contender does that here.
 
 * ``tinygrad_edu``: SimpleConvNet and optim.Adam, the loop of
   ``examples/simple_convnet_mnist.py``;
-* ``book numpy``: ``benchmarks/book_convnet_numpy.py``, the book's algorithm as
+* ``book``: ``benchmarks/book_convnet_numpy.py``, the book's algorithm as
   written (6-D im2col, col2im, pooling through im2col, every backward including the
   first convolution's input gradient);
 * ``pytorch``: the same network with ``torch.nn.functional`` and the book's Adam in
@@ -142,7 +142,8 @@ def make_torch(weights: dict[str, np.ndarray], dtype: type) -> Step:
     return step
 
 
-CONTENDERS = {"tinygrad_edu": make_tinygrad, "book numpy": make_book, "pytorch": make_torch}
+CONTENDERS = {"tinygrad_edu": make_tinygrad, "book": make_book, "pytorch": make_torch}
+NAMES = {"tinygrad_edu": "tinygrad_edu", "book": "book's NumPy", "pytorch": "PyTorch"}
 
 
 def run(impl: str, x: np.ndarray, t: np.ndarray, dtype: type, steps: int, warmup: int,
@@ -206,7 +207,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     for k, impl in enumerate(impls):
         rows = [r for r in results["rows"] if r["impl"] == impl]
         xs = [list(DTYPES).index(r["dtype"]) + k * width for r in rows]
-        bars = ax.bar(xs, [1e3 * r["seconds"] for r in rows], width, label=impl)
+        bars = ax.bar(xs, [1e3 * r["seconds"] for r in rows], width, label=NAMES[impl])
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_xticks([i + width * (len(impls) - 1) / 2 for i in range(len(DTYPES))], list(DTYPES))
     ax.set(ylabel="ms per training step", title="SimpleConvNet, batch 100, Adam")
@@ -222,6 +223,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dtypes", default="float32,float64")
+    parser.add_argument("--impls", default="tinygrad_edu,book,pytorch",
+                        help="contenders (pytorch is skipped when torch is not installed)")
     parser.add_argument("--threads", type=int, default=None,
                         help="BLAS and PyTorch threads (default: each library's own)")
     parser.add_argument("--json", type=Path, help="save the results here")
@@ -233,9 +236,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         worker(*args.worker, args)
         return {}
 
-    impls = ["tinygrad_edu", "book numpy"]
-    if importlib.util.find_spec("torch") is not None:
-        impls.append("pytorch")
+    impls = args.impls.split(",")
+    if "pytorch" in impls and importlib.util.find_spec("torch") is None:
+        impls.remove("pytorch")
     dtypes = args.dtypes.split(",")
     jobs = [(impl, dt) for dt in dtypes for impl in impls]
     samples: dict[tuple[str, str], list[dict[str, float]]] = {job: [] for job in jobs}
@@ -257,7 +260,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print("-" * len(head))
     for job in jobs:
         impl, dt = job
-        book, torch_t = median.get(("book numpy", dt)), median.get(("pytorch", dt))
+        book, torch_t = median.get(("book", dt)), median.get(("pytorch", dt))
         peak = memory[job].get("peak_bytes") if impl != "pytorch" else None
         row = {"impl": impl, "dtype": dt, "seconds": median[job],
                "vs_book": median[job] / book if book else None,
@@ -267,12 +270,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                "loss": samples[job][-1]["loss"]}
         results["rows"].append(row)
         fmt = (lambda v, w=8: f"{v:>{w}.2f}" if v is not None else f"{'-':>{w}}")  # noqa: E731
-        print(f"{dt:<9}{impl:<15}{1e3 * median[job]:>9.2f}{fmt(row['vs_book'])}"
+        print(f"{dt:<9}{NAMES[impl]:<15}{1e3 * median[job]:>9.2f}{fmt(row['vs_book'])}"
               f"{fmt(row['vs_torch'])}{fmt(row['peak_mib'], 10)}{row['maxrss_mib']:>9.0f}"
               f"{row['loss']:>11.6f}")
     for dt in dtypes:
-        ours, book = median.get(("tinygrad_edu", dt)), median.get(("book numpy", dt))
+        ours, book = median.get(("tinygrad_edu", dt)), median.get(("book", dt))
         torch_t = median.get(("pytorch", dt))
+        if not (ours and book):
+            continue
         line = f"{dt}: tinygrad_edu / book = {ours / book:.2f} (target <= 0.5)"
         if torch_t:
             line += f", / PyTorch = {ours / torch_t:.2f} (stretch <= 2)"
