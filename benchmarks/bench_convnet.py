@@ -210,7 +210,10 @@ def plot(results: dict[str, Any], path: Path) -> None:
         bars = ax.bar(xs, [1e3 * r["seconds"] for r in rows], width, label=NAMES[impl])
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_xticks([i + width * (len(impls) - 1) / 2 for i in range(len(DTYPES))], list(DTYPES))
-    ax.set(ylabel="ms per training step", title="SimpleConvNet, batch 100, Adam")
+    threads = results.get("threads") or "default"
+    ax.set(ylabel="ms per training step",
+           title=f"SimpleConvNet training step (batch {BATCH}, Adam): median of "
+                 f"{results['repeats']} x {results['steps']} steps, threads {threads}")
     ax.legend()
     fig.savefig(path, dpi=100)
 
@@ -251,7 +254,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     memory = {job: _child(job, args, memory=True) for job in jobs}
 
     median = {job: statistics.median(s["seconds"] for s in samples[job]) for job in jobs}
-    results: dict[str, Any] = {"steps": args.steps, "repeats": args.repeats, "rows": []}
+    results: dict[str, Any] = {"steps": args.steps, "repeats": args.repeats,
+                               "threads": args.threads, "rows": []}
     print(f"\nSimpleConvNet training step: batch {BATCH}, Adam lr {LR}; {args.steps} steps "
           f"after {args.warmup}, median of {args.repeats}; data {args.data_dir}")
     head = (f"{'dtype':<9}{'implementation':<15}{'ms/step':>9}{'/book':>8}{'/torch':>8}"

@@ -153,14 +153,20 @@ def test_runs_without_tqdm(two_layer: ModuleType, tiny_mnist: Path,
     assert len(history["train_acc"]) == 2 and captured.err == ""
 
 
-def test_plot_without_matplotlib_names_the_extra(two_layer: ModuleType, tiny_mnist: Path,
-                                                 tmp_path: Path,
+@pytest.mark.parametrize(("example", "argv"), [
+    ("two_layer_mnist", ["--iters", "5", "--plot"]),
+    ("simple_convnet_mnist", ["--epochs", "1", "--plot"]),
+    ("simple_convnet_mnist", ["--epochs", "1", "--filters"]),
+])
+def test_plot_without_matplotlib_names_the_extra(example: str, argv: list[str],
+                                                 tiny_mnist: Path, tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    module = _load_example(example)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(SystemExit, match=r"tinygrad-edu\[examples\]"):
-        two_layer.main(["--data-dir", str(tiny_mnist), "--iters", "5", "--no-progress",
-                        "--plot", str(tmp_path / "c.png")])
+        module.main(["--data-dir", str(tiny_mnist), "--no-progress", *argv,
+                     str(tmp_path / "c.png")])
     assert not (tmp_path / "c.png").exists()
 
 
@@ -302,13 +308,3 @@ def test_simple_convnet_bad_arguments_exit(convnet: ModuleType, argv: list[str],
     with pytest.raises(SystemExit):
         convnet.main(argv)
     assert "error" in capsys.readouterr().err
-
-
-def test_simple_convnet_filters_without_matplotlib_names_the_extra(
-        convnet: ModuleType, tiny_mnist: Path, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(SystemExit, match=r"tinygrad-edu\[examples\]"):
-        convnet.main(["--data-dir", str(tiny_mnist), "--no-progress", "--filters",
-                      str(tmp_path / "f.png")])
