@@ -210,11 +210,13 @@ def plot(results: dict[str, Any], path: Path) -> None:
         bars = ax.bar(xs, [1e3 * r["seconds"] for r in rows], width, label=NAMES[impl])
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_xticks([i + width * (len(impls) - 1) / 2 for i in range(len(DTYPES))], list(DTYPES))
-    threads = results.get("threads") or "default"
-    ax.set(ylabel="ms per training step",
-           title=f"SimpleConvNet training step (batch {BATCH}, Adam): median of "
-                 f"{results['repeats']} x {results['steps']} steps, threads {threads}")
-    ax.legend()
+    threads = results.get("threads") or "each library's default"
+    ax.set_ylabel("ms per training step")
+    ax.set_title(f"SimpleConvNet training step (batch {BATCH}, Adam)\nmedian of "
+                 f"{results['repeats']} runs of {results['steps']} steps; threads: {threads}",
+                 fontsize=10)
+    ax.margins(y=0.2)
+    ax.legend(loc="upper center", ncols=len(impls), frameon=False)
     fig.savefig(path, dpi=100)
 
 
