@@ -116,7 +116,7 @@ def plot_filters(before: np.ndarray, after: np.ndarray, path: str, columns: int 
     fig = _figure_class()(figsize=(2 * columns * 0.6 + 0.5, rows * 0.6 + 0.6),
                           layout="constrained")
     for panel, (title, filters) in zip(fig.subfigures(1, 2),
-                                       (("before training", before), ("after", after))):
+                                       (("before training", before), ("after training", after))):
         panel.suptitle(title)
         axes = panel.subplots(rows, columns, squeeze=False)
         for k, ax in enumerate(axes.flat):
