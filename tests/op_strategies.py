@@ -618,3 +618,168 @@ def logsumexp_ref(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
     return np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims))
 
 
+# ------------------------------------------------------------------ convolution and pooling
+# conv2d, max_pool2d, avg_pool2d, im2col and col2im: their strategies, references written
+# as direct loops over output positions (independent of im2col and of the strided views
+# the ops use), and their entries. Shapes stay tiny: every gradgradcheck differentiates
+# a convolution once per input element.
+
+
+def hw(value: Any) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)  # type: ignore[return-value]
+
+
+def int_or_pair(draw: st.DrawFn, pair: tuple[int, int]) -> Any:
+    """``pair`` as a tuple, or as one int when both sides agree (and a coin says so)."""
+    return pair[0] if pair[0] == pair[1] and draw(st.booleans()) else pair
+
+
+def grid(d: Domain) -> st.SearchStrategy[float]:
+    # Multiples of 1/64 in [-2, 2]: every product and every sum of a few hundred of
+    # them is exact in float32 and float64, so sums taken in any order agree exactly.
+    return st.integers(-128, 128).map(lambda k: k / 64)
+
+
+@st.composite
+def window_geometry(draw: st.DrawFn, d: Domain, max_pad: str) -> dict[str, Any]:
+    """A kernel, a stride, a padding and an image size with at least one window:
+    ``max_pad`` "any" (convolution) or "half" (pooling: at most half the kernel)."""
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    if max_pad == "half":
+        ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
+    else:
+        ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    h = draw(st.integers(max(1, kh - 2 * ph), max(1, kh - 2 * ph) + d.max_side - 1))
+    w = draw(st.integers(max(1, kw - 2 * pw), max(1, kw - 2 * pw) + d.max_side - 1))
+    return {"kernel": (kh, kw), "stride": (draw(st.integers(1, 3)), draw(st.integers(1, 3))),
+            "padding": (ph, pw), "hw": (h, w), "n": draw(st.integers(1, 2)),
+            "c": draw(st.integers(1, 2 if d.max_side <= 3 else 3))}
+
+
+def conv2d_samples(d: Domain) -> st.SearchStrategy[Sample]:
+    @st.composite
+    def draw_conv(draw: st.DrawFn) -> Sample:
+        geo = draw(window_geometry(d, "any"))
+        o = draw(st.integers(1, 2 if d.max_side <= 3 else 3))
+        batch = (geo["n"],) if draw(st.integers(0, 4)) else ()  # sometimes one unbatched image
+        x = draw(arrays(batch + (geo["c"],) + geo["hw"], d.dtype, grid(d)))
+        w = draw(arrays((o, geo["c"]) + geo["kernel"], d.dtype, grid(d)))
+        args = (x, w, draw(arrays((o,), d.dtype, grid(d)))) if draw(st.booleans()) else (x, w)
+        kwargs = {}
+        if geo["stride"] != (1, 1) or draw(st.booleans()):
+            kwargs["stride"] = int_or_pair(draw, geo["stride"])
+        if geo["padding"] != (0, 0) or draw(st.booleans()):
+            kwargs["padding"] = int_or_pair(draw, geo["padding"])
+        return Sample(args, kwargs)
+
+    return draw_conv()
+
+
+def conv2d_ref(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
+                stride: Any = 1, padding: Any = 0) -> np.ndarray:
+    if x.ndim == 3:
+        return conv2d_ref(x[None], weight, bias, stride, padding)[0]
+    (sh, sw), (ph, pw) = hw(stride), hw(padding)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    o, _, kh, kw = weight.shape
+    oh, ow = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
+    out = np.zeros((x.shape[0], o, oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            patch = xp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            out[:, :, i, j] = np.einsum("nchw,ochw->no", patch, weight)
+    return out if bias is None else out + bias[:, None, None]
+
+
+def pool_samples(d: Domain) -> st.SearchStrategy[Sample]:
+    @st.composite
+    def draw_pool(draw: st.DrawFn) -> Sample:
+        geo = draw(window_geometry(d, "half"))
+        batch = (geo["n"],) if draw(st.integers(0, 4)) else ()
+        # Distinct values: no window has two maxima, so finite differences never
+        # move the gradient from one to another.
+        x = draw(distinct_values(batch + (geo["c"],) + geo["hw"], dtype=d.dtype))
+        kwargs: dict[str, Any] = {"kernel_size": int_or_pair(draw, geo["kernel"])}
+        if draw(st.booleans()):
+            kwargs["stride"] = int_or_pair(draw, geo["stride"])
+        if geo["padding"] != (0, 0) or draw(st.booleans()):
+            kwargs["padding"] = int_or_pair(draw, geo["padding"])
+        return Sample((x,), kwargs)
+
+    return draw_pool()
+
+
+def pool_ref(reduce: Callable[..., np.ndarray], fill: float) -> Callable[..., np.ndarray]:
+    def ref(x: np.ndarray, kernel_size: Any, stride: Any = None, padding: Any = 0
+            ) -> np.ndarray:
+        if x.ndim == 3:
+            return ref(x[None], kernel_size, stride, padding)[0]
+        (kh, kw), (ph, pw) = hw(kernel_size), hw(padding)
+        sh, sw = (kh, kw) if stride is None else hw(stride)
+        xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=fill)
+        oh, ow = (xp.shape[2] - kh) // sh + 1, (xp.shape[3] - kw) // sw + 1
+        out = np.zeros(x.shape[:2] + (oh, ow))
+        for i in range(oh):
+            for j in range(ow):
+                out[:, :, i, j] = reduce(xp[:, :, i * sh:i * sh + kh, j * sw:j * sw + kw],
+                                         axis=(2, 3))
+        return out
+
+    return ref
+
+
+def im2col_samples(d: Domain) -> st.SearchStrategy[Sample]:
+    @st.composite
+    def draw_im2col(draw: st.DrawFn) -> Sample:
+        geo = draw(window_geometry(d, "any"))
+        x = draw(arrays((geo["n"], geo["c"]) + geo["hw"], d.dtype))
+        return Sample((x,), {"filter_h": geo["kernel"][0], "filter_w": geo["kernel"][1],
+                             "stride": int_or_pair(draw, geo["stride"]),
+                             "pad": int_or_pair(draw, geo["padding"])})
+
+    return draw_im2col()
+
+
+def patch_positions(shape: tuple[int, ...], filter_h: int, filter_w: int, stride: Any,
+                     pad: Any) -> tuple[list[tuple[int, int, int, int]], tuple[int, int]]:
+    """Rows of im2col in order: (row, n, top, left) of every patch, plus the padding."""
+    (sh, sw), (ph, pw) = hw(stride), hw(pad)
+    oh = (shape[2] + 2 * ph - filter_h) // sh + 1
+    ow = (shape[3] + 2 * pw - filter_w) // sw + 1
+    rows = [(r, n, i * sh, j * sw) for r, (n, i, j) in
+            enumerate((n, i, j) for n in range(shape[0]) for i in range(oh) for j in range(ow))]
+    return rows, (ph, pw)
+
+
+def im2col_ref(x: np.ndarray, filter_h: int, filter_w: int, stride: Any, pad: Any
+                ) -> np.ndarray:
+    rows, (ph, pw) = patch_positions(x.shape, filter_h, filter_w, stride, pad)
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    return np.array([xp[n, :, top:top + filter_h, left:left + filter_w].ravel()
+                     for _, n, top, left in rows]).reshape(len(rows), -1)
+
+
+def col2im_samples(d: Domain) -> st.SearchStrategy[Sample]:
+    @st.composite
+    def draw_col2im(draw: st.DrawFn) -> Sample:
+        geo = draw(window_geometry(d, "any"))
+        shape = (geo["n"], geo["c"]) + geo["hw"]
+        (kh, kw), (sh, sw), (ph, pw) = geo["kernel"], geo["stride"], geo["padding"]
+        oh, ow = (shape[2] + 2 * ph - kh) // sh + 1, (shape[3] + 2 * pw - kw) // sw + 1
+        col = draw(arrays((shape[0] * oh * ow, shape[1] * kh * kw), d.dtype))
+        return Sample((col,), {"input_shape": shape, "filter_h": kh, "filter_w": kw,
+                               "stride": int_or_pair(draw, geo["stride"]),
+                               "pad": int_or_pair(draw, geo["padding"])})
+
+    return draw_col2im()
+
+
+def col2im_ref(col: np.ndarray, input_shape: tuple[int, ...], filter_h: int, filter_w: int,
+                stride: Any, pad: Any) -> np.ndarray:
+    rows, (ph, pw) = patch_positions(input_shape, filter_h, filter_w, stride, pad)
+    n, c, h, w = input_shape
+    image = np.zeros((n, c, h + 2 * ph, w + 2 * pw))
+    for r, i, top, left in rows:
+        image[i, :, top:top + filter_h, left:left + filter_w] += col[r].reshape(
+            c, filter_h, filter_w)
+    return image[:, :, ph:ph + h, pw:pw + w]

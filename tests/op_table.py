@@ -28,7 +28,11 @@ from op_strategies import (  # noqa: I001
     binary_samples,
     broadcast_to_samples,
     clip_samples,
+    col2im_ref,
+    col2im_samples,
     concat_samples,
+    conv2d_ref,
+    conv2d_samples,
     cross_entropy_ref,
     cross_entropy_samples,
     distinct_array,
@@ -38,6 +42,8 @@ from op_strategies import (  # noqa: I001
     flatten_samples,
     getitem_ref,
     getitem_samples,
+    im2col_ref,
+    im2col_samples,
     leaky_samples,
     linear_ref,
     linear_samples,
@@ -47,6 +53,8 @@ from op_strategies import (  # noqa: I001
     moderate,
     mse_ref,
     mse_samples,
+    pool_ref,
+    pool_samples,
     positive_domain,
     pow_as_method,
     pow_ref,
@@ -178,3 +186,17 @@ OPERATORS = {
     "pow": ("__pow__", "__rpow__"), "matmul": ("__matmul__", "__rmatmul__"),
     "neg": ("__neg__",), "getitem": ("__getitem__",),
 }
+
+
+_CONV_SPECS = [
+    OpSpec("conv2d", F.conv2d, conv2d_ref, conv2d_samples),
+    # Pooling is piecewise linear: away from ties (the samples have none) its second
+    # derivative in x is zero, and its gradient is linear in the upstream gradient.
+    # Both backwards are Tensor ops, so gradgradcheck checks both, as for any op.
+    OpSpec("max_pool2d", F.max_pool2d, pool_ref(np.max, -np.inf), pool_samples),
+    OpSpec("avg_pool2d", F.avg_pool2d, pool_ref(np.mean, 0.0), pool_samples),
+    OpSpec("im2col", F.im2col, im2col_ref, im2col_samples),
+    OpSpec("col2im", F.col2im, col2im_ref, col2im_samples),
+]
+_SPECS.extend(_CONV_SPECS)
+OPS.update({spec.name: spec for spec in _CONV_SPECS})

@@ -60,3 +60,35 @@ def test_overhead_benchmark_runs_and_checks_its_gradient() -> None:
     assert fwd > 0 and bwd > 0
     fwd, bwd = bench.depth_chain(500)  # raises if the chain's gradient is wrong
     assert fwd > 0 and bwd > 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_convnet_contenders_compute_the_same_training_run(data_dir: Path, dtype: type) -> None:
+    bench = _module("bench_convnet")
+    x, t = bench.images(str(data_dir), dtype)
+    assert x.shape == (600, 1, 28, 28) and x.dtype == dtype
+    impls = ["tinygrad_edu", "book"]
+    if importlib.util.find_spec("torch") is not None:
+        impls.append("pytorch")
+    losses = {}
+    for impl in impls:
+        result = bench.run(impl, x, t, dtype, steps=2, warmup=2, seed=4, trace=True)
+        assert result["seconds"] > 0 and result["peak_bytes"] >= 0
+        losses[impl] = result["loss"]
+    # Same weights, same batches, same Adam: the same loss after four steps (the book's
+    # loss adds 1e-7 inside its log).
+    for impl in impls:
+        assert losses[impl] == pytest.approx(losses["book"], rel=1e-5), impl
+
+
+def test_convnet_benchmark_table_runs(data_dir: Path, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    bench = _module("bench_convnet")
+    results = bench.main(["--data-dir", str(data_dir), "--steps", "1", "--warmup", "0",
+                          "--repeats", "1", "--dtypes", "float32", "--threads", "1",
+                          "--impls", "tinygrad_edu,book"])
+    out = capsys.readouterr().out
+    assert [row["impl"] for row in results["rows"]] == ["tinygrad_edu", "book"]
+    assert "float32: tinygrad_edu / book = " in out
+    book = results["rows"][1]
+    assert book["vs_book"] == 1.0 and book["peak_mib"] > 0

@@ -47,6 +47,11 @@ def gradient_check() -> ModuleType:
     return _load_example("gradient_check")
 
 
+@pytest.fixture(scope="module")
+def convnet() -> ModuleType:
+    return _load_example("simple_convnet_mnist")
+
+
 def _images(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """28x28 uint8 images: class c is a bright band at rows 2c..2c+3, over noise."""
     images = rng.integers(0, 60, size=(len(labels), 28, 28))
@@ -172,6 +177,22 @@ def test_plot_without_matplotlib_names_the_extra(two_layer: ModuleType, tiny_mni
     assert e.value.code == 2
     assert re.fullmatch(r"two_layer_mnist\.py: error: --plot needs matplotlib.*"
                         r"tinygrad-edu\[examples\]'\n", capsys.readouterr().err)
+    assert not (tmp_path / "c.png").exists()
+
+
+@pytest.mark.parametrize(("example", "argv"), [
+    ("simple_convnet_mnist", ["--epochs", "1", "--plot"]),
+    ("simple_convnet_mnist", ["--epochs", "1", "--filters"]),
+])
+def test_plot_without_matplotlib_names_the_extra_in_every_example(example: str, argv: list[str],
+                                                 tiny_mnist: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    module = _load_example(example)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(SystemExit, match=r"tinygrad-edu\[examples\]"):
+        module.main(["--data-dir", str(tiny_mnist), "--no-verify", "--no-progress", *argv,
+                     str(tmp_path / "c.png")])
     assert not (tmp_path / "c.png").exists()
 
 
@@ -373,7 +394,8 @@ def test_train_is_the_book_loop(two_layer: ModuleType,
     assert history["test_acc"][-1] == book_net.accuracy(x_test, t_test)
 
 
-@pytest.mark.parametrize("example", ["two_layer_mnist", "gradient_check"])
+@pytest.mark.parametrize("example", ["two_layer_mnist", "gradient_check",
+                                     "simple_convnet_mnist"])
 def test_missing_data_exits_with_the_loaders_message(example: str,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     module = _load_example(example)
@@ -403,3 +425,71 @@ def test_two_layer_mnist_grad_flow_plot(two_layer: ModuleType, tiny_mnist: Path,
                     "--grad-flow", str(out)])
     assert recorded == [0, 5, 10, 15]  # at every evaluation
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------------------- SimpleConvNet
+
+EPOCH_ROW = re.compile(r"^=== epoch:(\d+), train acc:(0(?:\.\d+)?|1\.0), "
+                       r"test acc:(0(?:\.\d+)?|1\.0) ===$")
+
+
+def test_simple_convnet_mnist_end_to_end(convnet: ModuleType, tiny_mnist: Path,
+                                         tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    weights, curves = tmp_path / "out" / "convnet.npz", tmp_path / "curves.png"
+    filters = tmp_path / "filters.png"
+    history = convnet.main(["--data-dir", str(tiny_mnist), "--no-verify", "--epochs", "4",
+                            "--no-progress", "--lr", "0.005", "--save", str(weights),
+                            "--plot", str(curves), "--filters", str(filters)])
+    lines = capsys.readouterr().out.splitlines()
+    # 500 images / batch 100: 5 iterations per epoch, a row after each epoch's first.
+    rows = [EPOCH_ROW.match(line) for line in lines[:4]]
+    assert all(rows) and [int(r.group(1)) for r in rows] == [1, 2, 3, 4]  # type: ignore[union-attr]
+    assert [(float(r.group(2)), float(r.group(3))) for r in rows] == list(  # type: ignore[union-attr]
+        zip(history["train_acc"], history["test_acc"]))
+    assert lines[4] == "=============== Final Test Accuracy ==============="
+    assert lines[5] == f"test acc:{history['final_test_acc']}"
+    assert re.fullmatch(r"total time: \d+\.\d s", lines[6])
+    assert len(history["train_loss"]) == 20
+    # The generated classes are learnable: well past chance (0.1) after 20 steps.
+    assert history["final_test_acc"] > 0.7 and history["test_acc"][0] < 0.6
+    assert np.mean(history["train_loss"][-5:]) < np.mean(history["train_loss"][:5])
+
+    state = serialization.load(weights)
+    assert list(state) == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    assert state["W1"].shape == (30, 1, 5, 5) and state["W1"].dtype == np.float32
+    np.testing.assert_array_equal(state["W1"], history["network"].params["W1"])
+    assert not np.array_equal(history["filters_before"], state["W1"])
+    for png in (curves, filters):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_simple_convnet_mnist_is_reproducible(convnet: ModuleType, tiny_mnist: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--data-dir", str(tiny_mnist), "--no-verify", "--epochs", "1", "--no-progress",
+            "--seed", "3",
+            "--batch-size", "50", "--dtype", "float64"]
+    first, second = convnet.main(argv), convnet.main(argv)
+    assert first["train_loss"] == second["train_loss"] and len(first["train_loss"]) == 10
+    assert first["network"].params["W1"].dtype == np.float64
+    other_seed = [("4" if a == "3" else a) for a in argv]
+    assert convnet.main(other_seed)["train_loss"] != first["train_loss"]
+    capsys.readouterr()
+
+
+def test_simple_convnet_progress_bar_goes_to_stderr(convnet: ModuleType, tiny_mnist: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("tqdm")
+    convnet.main(["--data-dir", str(tiny_mnist), "--no-verify", "--epochs", "1"])
+    captured = capsys.readouterr()
+    assert re.search(r"\d+/5 \[", captured.err)
+    assert EPOCH_ROW.match(captured.out.splitlines()[0]) and "/5 [" not in captured.out
+
+
+@pytest.mark.parametrize("argv", [["--epochs", "0"], ["--batch-size", "-1"], ["--lr", "0"],
+                                  ["--dtype", "float16"], ["--dataset", "cifar"]])
+def test_simple_convnet_bad_arguments_exit(convnet: ModuleType, argv: list[str],
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        convnet.main(argv)
+    assert "error" in capsys.readouterr().err

@@ -12,6 +12,9 @@ forward on arrays with its backward closure right below it:
 ``ops/losses.py``            softmax, log_softmax, mse_loss
 ``ops/fused.py``             linear and cross_entropy: one node each, for speed
 ``ops/inplace.py``           add_, sub_, ...: in-place updates, with version checks
+``ops/conv.py``              im2col, col2im and the teaching conv2d (the book's)
+``ops/pooling.py``           the teaching max_pool2d and avg_pool2d (through im2col)
+``ops/fused_conv.py``        conv2d, max_pool2d, avg_pool2d: the fast ones used here
 ===========================  ======================================================
 
 >>> import tinygrad_edu as tg
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 from tinygrad_edu.ops.arithmetic import add, div, matmul, mul, neg, sub
 from tinygrad_edu.ops.broadcasting import broadcast_to, reshape, sum, unbroadcast
+from tinygrad_edu.ops.conv import col2im, im2col
 from tinygrad_edu.ops.elementwise import (
     abs,
     astype,
@@ -49,6 +53,7 @@ from tinygrad_edu.ops.elementwise import (
     where,
 )
 from tinygrad_edu.ops.fused import cross_entropy, linear
+from tinygrad_edu.ops.fused_conv import avg_pool2d, conv2d, max_pool2d
 from tinygrad_edu.ops.inplace import add_, copy_, div_, fill_, mul_, sub_, zero_
 from tinygrad_edu.ops.losses import REDUCTIONS, check_reduction, log_softmax, mse_loss, softmax
 from tinygrad_edu.ops.reductions import argmax, argmin, logsumexp, max, mean, min, var
@@ -77,6 +82,8 @@ __all__ = [
     # shape
     "reshape", "transpose", "permute", "swapaxes", "flatten", "squeeze", "unsqueeze",
     "broadcast_to", "expand", "getitem", "concatenate", "cat", "stack",
+    # convolution and pooling
+    "conv2d", "max_pool2d", "avg_pool2d", "im2col", "col2im",
     # activations and losses
     "softmax", "log_softmax", "cross_entropy", "mse_loss",
     # no graph: comparisons and arg-reductions

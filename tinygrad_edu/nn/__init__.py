@@ -10,6 +10,7 @@
 """
 
 from tinygrad_edu.nn import init
+from tinygrad_edu.nn.conv import AvgPool2d, Conv2d, Convolution, Flatten, MaxPool2d, Pooling
 from tinygrad_edu.nn.layers import (
     Affine,
     BatchNorm1d,
@@ -37,6 +38,12 @@ __all__ = [
     "Sequential",
     "Dropout",
     "BatchNorm1d",
+    "Conv2d",
+    "Convolution",
+    "MaxPool2d",
+    "AvgPool2d",
+    "Pooling",
+    "Flatten",
     "CrossEntropyLoss",
     "SoftmaxWithLoss",
     "MSELoss",

@@ -45,7 +45,9 @@ _INITS: dict[str, Callable[[Tensor, Rng], Any]] = {
 }
 
 
-def _float_dtype(dtype: Any, where: str) -> np.dtype:
+def parameter_dtype(dtype: Any, where: str) -> np.dtype:
+    """``dtype`` as a NumPy dtype, which must be a float dtype (``where`` names the layer
+    in the error)."""
     dt = np.dtype(dtype)
     if dt.kind != "f":
         raise TypeError(f"{where}: parameters need a floating dtype, got {dt}")
@@ -111,7 +113,7 @@ class Linear(Module):
         dtype: Any = np.float64,
     ) -> None:
         super().__init__()
-        dt = _float_dtype(dtype, type(self).__name__)
+        dt = parameter_dtype(dtype, type(self).__name__)
         self.in_features = int(in_features)
         self.out_features = int(out_features)
         self.weight = Parameter(np.empty((self.in_features, self.out_features), dtype=dt))
@@ -287,7 +289,7 @@ class BatchNorm1d(Module):
         dtype: Any = np.float64,
     ) -> None:
         super().__init__()
-        dt = _float_dtype(dtype, "BatchNorm1d")
+        dt = parameter_dtype(dtype, "BatchNorm1d")
         self.num_features = int(num_features)
         self.eps = float(eps)
         self.momentum = float(momentum)
