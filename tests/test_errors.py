@@ -89,7 +89,7 @@ def test_reshape_to_an_incompatible_shape() -> None:
     (lambda x: x.sum(axis=(0, -2)), "sum: repeated axis in (0, -2)"),
     (lambda x: x.softmax(axis=2), "softmax: axis 2 is out of range for a tensor of 2 dims"),
     (lambda x: x.squeeze(1), "squeeze: axis 1 of shape (2, 3) has size 3, not 1"),
-    (lambda x: x.unsqueeze(4), "unsqueeze: axis 4 is out of range for a result of 3 dims"),
+    (lambda x: x.unsqueeze(4), "unsqueeze: axis 4 is out of range for a tensor of 3 dims"),
     (lambda x: x.transpose(0, 0), "transpose: axes (0, 0) are not a permutation of the 2 "
                                   "axes of a tensor of shape (2, 3)"),
     (lambda x: x.swapaxes(0, 2), "swapaxes: axis 2 is out of range for a tensor of 2 dims"),
@@ -159,9 +159,9 @@ def test_requires_grad_only_on_non_leaves_is_refused() -> None:
 def test_requires_grad_on_integer_or_bool_data(data: object) -> None:
     dtype = np.asarray(data).dtype
     with pytest.raises(TypeError, match=re.escape(
-            f"Tensor: only floating-point tensors can require grad, got dtype {dtype}")):
+            f"Tensor: only real floating-point tensors can require grad, got dtype {dtype}")):
         Tensor(data, requires_grad=True)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="requires_grad_: only floating-point tensors"):
+    with pytest.raises(TypeError, match="requires_grad_: only real floating-point tensors"):
         Tensor(data).requires_grad_()  # type: ignore[arg-type]
 
 

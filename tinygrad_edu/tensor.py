@@ -18,12 +18,13 @@ The operators and op methods (``+``, ``.sum()``, ...) are in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Union
 
 import numpy as np
 
 from tinygrad_edu.grad_mode import state as grad_mode
+from tinygrad_edu.tensor_input import as_array, check_differentiable
 from tinygrad_edu.tensor_methods import TensorMethods
 
 __all__ = [
@@ -32,14 +33,6 @@ __all__ = [
 
 ArrayLike = Union["Tensor", np.ndarray, float, int, bool, Sequence[Any]]
 BackwardFn = Callable[["Tensor"], tuple[Union["Tensor", None], ...]]
-
-def _check_differentiable(dtype: np.dtype, where: str) -> None:
-    if dtype.kind not in "fc":
-        raise TypeError(
-            f"{where}: only floating-point tensors can require grad, got dtype {dtype}; "
-            "convert first, e.g. Tensor(x, dtype=np.float32)"
-        )
-
 
 class Tensor(TensorMethods):
     """An n-dimensional array that records the ops applied to it.
@@ -76,9 +69,10 @@ class Tensor(TensorMethods):
     def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
-        arr = np.asarray(data, dtype=dtype)
+        plain = type(data) is np.ndarray and dtype is None and data.dtype.kind in "biufc"
+        arr = data if plain else as_array(data, dtype)
         if requires_grad:
-            _check_differentiable(arr.dtype, "Tensor")
+            check_differentiable(arr.dtype, "Tensor")
         self.data = arr
         self.grad = None
         self.requires_grad = bool(requires_grad)
@@ -161,6 +155,12 @@ class Tensor(TensorMethods):
         """True for tensors made by the user (or that do not require grad)."""
         return self._op is None
 
+    def __iter__(self) -> Iterator[Tensor]:
+        """The sub-tensors along the first axis (each a recorded ``t[i]``)."""
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
     def __len__(self) -> int:
         if self.data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
@@ -228,7 +228,7 @@ class Tensor(TensorMethods):
                 f"made by '{self._op}' (use .detach() first)"
             )
         if requires_grad:
-            _check_differentiable(self.dtype, "requires_grad_")
+            check_differentiable(self.dtype, "requires_grad_")
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -395,4 +395,4 @@ def tensor(data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> T
     """
     if isinstance(data, Tensor):
         data = data.data
-    return Tensor(np.array(data, dtype=dtype, copy=True), requires_grad=requires_grad)
+    return Tensor(as_array(data, dtype).copy(), requires_grad=requires_grad)

@@ -68,7 +68,9 @@ def div(a: ArrayLike, b: ArrayLike) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor | None, Tensor | None]:
         return (
             unbroadcast(div(g, b), a.shape) if a.requires_grad else None,
-            unbroadcast(neg(div(mul(g, a), mul(b, b))), b.shape) if b.requires_grad else None,
+            # -g * (a / b) / b: dividing twice never forms b * b, which underflows to 0
+            # for |b| < 1e-19 in float32 (and the gradient would be -inf).
+            unbroadcast(neg(div(mul(g, div(a, b)), b)), b.shape) if b.requires_grad else None,
         )
 
     return record(out, (a, b), backward, "div", (a, b))

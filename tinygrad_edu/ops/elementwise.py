@@ -58,9 +58,11 @@ def sqrt(a: ArrayLike) -> Tensor:
 
 
 def pow(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a ** b. d/da = b * a**(b-1); d/db = a**b * log(a) (needs a > 0).
+    """a ** b with broadcasting. d/da = b * a**(b-1); d/db = a**b * log(a).
 
-    A Python-number exponent is a constant; a Tensor exponent is differentiable.
+    A Python-number exponent is a constant; a Tensor exponent is differentiable. Where
+    the formulas break down, PyTorch's values: d/da = 0 at a == b == 0, d/db = 0 where
+    a == 0 and b >= 0, NaN where a < 0 (log of a negative number), -inf at 0 ** -1.
     """
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
         return _pow_scalar(a, b)
@@ -69,15 +71,13 @@ def pow(a: ArrayLike, b: ArrayLike) -> Tensor:
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor | None, Tensor | None]:
         ga = gb = None
-        if a.requires_grad:
-            # b * a**(b-1), taken as 0 at a == b == 0, where it reads 0 * 0**-1 = NaN.
-            with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if a.requires_grad:  # b * a**(b-1); 0 at a == b == 0, where it reads 0 * inf
                 slope = where((a.data == 0) & (b.data == 0), 0.0, mul(b, pow(a, sub(b, 1))))
-            ga = unbroadcast(mul(g, slope), a.shape)
-        if b.requires_grad:
-            # At a == 0 the log is -inf; the derivative there is taken as 0, as PyTorch does.
-            safe_log = where(a.data > 0, log(where(a.data > 0, a, 1)), 0)
-            gb = unbroadcast(mul(g, mul(out, safe_log)), b.shape)
+                ga = unbroadcast(mul(g, slope), a.shape)
+            if b.requires_grad:  # a**b * log(a); 0 where a == 0 and b >= 0 (0 * -inf)
+                slope = where((a.data == 0) & (b.data >= 0), 0.0, mul(out, log(a)))
+                gb = unbroadcast(mul(g, slope), b.shape)
         return ga, gb
 
     return record_using_output(out, (a, b), backward, "pow", (a, b))
@@ -98,11 +98,12 @@ def _pow_scalar(a: Tensor, p: float) -> Tensor:
 
 
 def abs(a: ArrayLike) -> Tensor:
-    """|a|. d/da = sign(a), taken as 0 at a = 0 (as PyTorch)."""
+    """|a|, elementwise. d/da = sign(a), taken as 0 at a = 0 and at NaN (as PyTorch)."""
     a = as_tensor(a)
 
     def backward(g: Tensor) -> tuple[Tensor]:
-        return (mul(g, np.sign(a.data)),)
+        x = a.data
+        return (mul(g, (x > 0).astype(g.dtype) - (x < 0).astype(g.dtype)),)
 
     return record(np.abs(a.data), (a,), backward, "abs", (a,))
 
@@ -118,26 +119,30 @@ def tanh(a: ArrayLike) -> Tensor:
 
 
 def sigmoid(a: ArrayLike) -> Tensor:
-    """1 / (1 + e**-a), computed as (1 + tanh(a/2)) / 2 so no exp overflows.
-    d/da = s (1 - s)."""
+    """1 / (1 + e**-a), elementwise. d/da = s (1 - s).
+
+    Stable in both tails: with e = exp(-|a|) (never overflows), s = 1 / (1 + e) for
+    a >= 0 and e / (1 + e) for a < 0, so sigmoid(-20) is 2.06e-09 in float32, not 0,
+    and log(sigmoid(a)) stays finite.
+    """
     a = as_tensor(a)
 
     def backward(g: Tensor, s: Tensor) -> tuple[Tensor]:
         return (mul(g, mul(s, sub(1, s))),)
 
-    # An array even for 0-d input (a ufunc returns a scalar there), so += stays in place.
-    out = np.asarray(np.tanh(a.data * as_tensor(0.5, a).data))
-    out += 1
-    out *= 0.5
+    x = a.data
+    e = np.exp(-np.abs(x))
+    out = np.asarray(np.where(x >= 0, 1 / (1 + e), e / (1 + e)), dtype=e.dtype)
     return record_using_output(out, (a,), backward, "sigmoid")
 
 
 def relu(a: ArrayLike) -> Tensor:
-    """max(a, 0). d/da = 1 where a > 0, else 0 (relu'(0) = 0, as PyTorch)."""
+    """max(a, 0), elementwise. d/da = 0 where a <= 0, else 1: relu'(0) = 0, and 1 at
+    NaN (as PyTorch, whose mask is "not a <= 0")."""
     a = as_tensor(a)
 
     def backward(g: Tensor) -> tuple[Tensor]:
-        return (mul(g, a.data > 0),)
+        return (mul(g, ~(a.data <= 0)),)
 
     return record(np.maximum(a.data, as_tensor(0, a).data), (a,), backward, "relu", (a,))
 
@@ -156,10 +161,16 @@ def leaky_relu(a: ArrayLike, negative_slope: float = 0.01) -> Tensor:
 
 
 def clip(a: ArrayLike, min: float | None = None, max: float | None = None) -> Tensor:
-    """a limited to [min, max]. d/da = 1 where min <= a <= max, else 0."""
+    """a limited to [min, max], elementwise. d/da = 1 where min <= a <= max, else 0.
+
+    ``min`` and ``max`` are numbers, or arrays or Tensors that broadcast to a's shape;
+    either way constants (use :func:`maximum` / :func:`minimum` for bounds that need a
+    gradient).
+    """
     a = as_tensor(a)
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
+    min, max = (_bound(v, name, a) for v, name in ((min, "min"), (max, "max")))
 
     def backward(g: Tensor) -> tuple[Tensor]:
         inside = np.ones(a.shape, dtype=bool)
@@ -169,9 +180,31 @@ def clip(a: ArrayLike, min: float | None = None, max: float | None = None) -> Te
             inside &= a.data <= max
         return (mul(g, inside),)
 
-    lo = None if min is None else as_tensor(min, a).data
-    hi = None if max is None else as_tensor(max, a).data
-    return record(np.clip(a.data, lo, hi), (a,), backward, "clip", (a,))
+    try:
+        out = np.clip(a.data, min, max)
+    except ValueError:
+        raise ValueError(f"clip: bounds of shapes {np.shape(min)} and {np.shape(max)} do not "
+                         f"broadcast to the input's shape {a.shape}") from None
+    return record(np.asarray(out, dtype=a.dtype), (a,), backward, "clip", (a,))
+
+
+def _bound(value: Any, name: str, a: Tensor) -> Any:
+    """A clip bound as a number or array (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, Tensor):
+        if value.requires_grad:
+            raise TypeError(f"clip: {name} is a constant bound, but this tensor requires "
+                            "grad; use maximum/minimum for a bound with a gradient")
+        value = value.data
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number, np.ndarray,
+                                                          list, tuple)):
+        raise TypeError(f"clip: {name} must be a number or an array, got "
+                        f"{type(value).__name__}")
+    out = as_tensor(value, a).data if isinstance(value, (int, float)) else np.asarray(value)
+    if out.dtype.kind not in "iuf":
+        raise TypeError(f"clip: {name} must be real numbers, got dtype {out.dtype}")
+    return out
 
 
 def _extremum(a: ArrayLike, b: ArrayLike, op: str) -> Tensor:
@@ -180,12 +213,15 @@ def _extremum(a: ArrayLike, b: ArrayLike, op: str) -> Tensor:
     out = broadcast_forward(op, ufunc, a, b)
 
     def backward(g: Tensor) -> tuple[Tensor | None, Tensor | None]:
-        a_wins = (a.data > b.data) if op == "maximum" else (a.data < b.data)
-        tie = (a.data == b.data) * 0.5
-        wa = (a_wins + tie).astype(g.dtype, copy=False)
+        # PyTorch's rule: half each on a tie, all to the operand that is not beaten (so
+        # both get all of it where one is NaN, since NaN compares false).
+        share = np.where(a.data == b.data, 0.5, 1.0).astype(g.dtype)
+        a_beaten, b_beaten = ((a.data < b.data), (a.data > b.data)) if op == "maximum" else (
+            (a.data > b.data), (a.data < b.data))
         return (
-            unbroadcast(mul(g, wa), a.shape) if a.requires_grad else None,
-            unbroadcast(mul(g, (1 - wa).astype(g.dtype, copy=False)), b.shape)
+            unbroadcast(mul(g, np.where(a_beaten, 0, share)), a.shape)
+            if a.requires_grad else None,
+            unbroadcast(mul(g, np.where(b_beaten, 0, share)), b.shape)
             if b.requires_grad else None,
         )
 

@@ -22,6 +22,7 @@ from tinygrad_edu.tensor import ArrayLike, Tensor, modified_error, record, wrap
 
 __all__ = [
     "as_tensor", "pair", "broadcast_error", "broadcast_forward", "normalize_axes",
+    "normalize_axis",
     "keepdims_shape", "record_using_output",
 ]
 
@@ -67,14 +68,24 @@ def broadcast_forward(op: str, fn: Callable[[Any, Any], Any], a: Tensor,
         raise broadcast_error(op, a, b) from None
 
 
+def _is_int(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
 def normalize_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
-    """``axis`` (None, an int or a sequence; negatives allowed) as sorted-free positive
-    axes, checked against ``ndim``."""
+    """``axis`` (None for all, an int, or a tuple or list of ints; negatives count from
+    the end) as non-negative axes, checked against ``ndim``."""
     if axis is None:
         return tuple(range(ndim))
     if type(axis) is int and 0 <= axis < ndim:  # the common case, without the checks below
         return (axis,)
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if _is_int(axis):
+        axes: tuple[Any, ...] = (axis,)
+    elif isinstance(axis, (tuple, list)) and all(_is_int(ax) for ax in axis):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be None, an int or a tuple of ints, got "
+                        f"{axis!r} ({type(axis).__name__})")
     out = []
     for ax in axes:
         if not -ndim <= ax < ndim:
@@ -83,6 +94,15 @@ def normalize_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:
     if len(set(out)) != len(out):
         raise ValueError(f"{op}: repeated axis in {axis}")
     return tuple(out)
+
+
+def normalize_axis(axis: Any, ndim: int, op: str, name: str = "axis") -> int:
+    """One axis (an int; negative counts from the end), checked against ``ndim``."""
+    if not _is_int(axis):
+        raise TypeError(f"{op}: {name} must be an int, got {axis!r} ({type(axis).__name__})")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{op}: {name} {axis} is out of range for a tensor of {ndim} dims")
+    return int(axis) % ndim
 
 
 def keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:

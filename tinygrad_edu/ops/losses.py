@@ -12,7 +12,12 @@ import numpy as np
 from tinygrad_edu.ops.arithmetic import mul, sub
 from tinygrad_edu.ops.broadcasting import sum
 from tinygrad_edu.ops.elementwise import exp
-from tinygrad_edu.ops.helpers import as_tensor, normalize_axes, pair, record_using_output
+from tinygrad_edu.ops.helpers import (
+    as_tensor,
+    normalize_axis,
+    pair,
+    record_using_output,
+)
 from tinygrad_edu.ops.reductions import mean
 from tinygrad_edu.tensor import ArrayLike, Tensor, wrap
 
@@ -38,6 +43,8 @@ def check_reduction(reduction: str, where: str) -> None:
 
 def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
     """Softmax of an array along ``axis``, max-shifted: the forward of :func:`softmax`."""
+    if x.shape[axis] == 0:
+        return x.copy()
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     e /= np.sum(e, axis=axis, keepdims=True)
     return e
@@ -47,7 +54,7 @@ def softmax(a: ArrayLike, axis: int = -1) -> Tensor:
     """exp(a) / sum(exp(a)) along ``axis``, max-shifted against overflow.
     d/da = s * (g - sum(g * s))."""
     a = as_tensor(a)
-    (ax,) = normalize_axes(axis, a.ndim, "softmax")
+    ax = normalize_axis(axis, a.ndim, "softmax")
 
     def backward(g: Tensor, s: Tensor) -> tuple[Tensor]:
         return (mul(s, sub(g, sum(mul(g, s), ax, keepdims=True))),)
@@ -58,9 +65,12 @@ def softmax(a: ArrayLike, axis: int = -1) -> Tensor:
 def log_softmax(a: ArrayLike, axis: int = -1) -> Tensor:
     """a - logsumexp(a) along ``axis``. d/da = g - softmax(a) * sum(g)."""
     a = as_tensor(a)
-    (ax,) = normalize_axes(axis, a.ndim, "log_softmax")
-    shifted = a.data - np.max(a.data, axis=ax, keepdims=True)
-    out = shifted - np.log(np.sum(np.exp(shifted), axis=ax, keepdims=True))
+    ax = normalize_axis(axis, a.ndim, "log_softmax")
+    if a.shape[ax] == 0:
+        out = a.data.copy()
+    else:
+        shifted = a.data - np.max(a.data, axis=ax, keepdims=True)
+        out = shifted - np.log(np.sum(np.exp(shifted), axis=ax, keepdims=True))
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
         return (sub(g, mul(exp(out), sum(g, ax, keepdims=True))),)

@@ -45,9 +45,10 @@ def var(a: ArrayLike, axis: Any = None, keepdims: bool = False, ddof: int = 0) -
 
 def _reduce_extremum(a: ArrayLike, axis: Any, keepdims: bool, op: str) -> Tensor:
     a = as_tensor(a)
-    if a.size == 0:
-        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {a.shape}")
     axes = normalize_axes(axis, a.ndim, op)
+    if any(a.shape[i] == 0 for i in axes):  # as NumPy: a maximum of nothing is undefined
+        raise ValueError(f"{op}: cannot reduce over an axis of size 0 (shape {a.shape}, "
+                         f"axis {axis}); an empty maximum has no value")
     reducer = np.max if op == "max" else np.min
     kept = reducer(a.data, axis=axes, keepdims=True)
     out = kept if keepdims else kept.reshape([n for i, n in enumerate(a.shape) if i not in axes])
@@ -76,9 +77,11 @@ def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     d/da = softmax(a) along the reduced axes."""
     a = as_tensor(a)
     axes = normalize_axes(axis, a.ndim, "logsumexp")
-    m = np.max(a.data, axis=axes, keepdims=True)
+    # initial=-inf: a size-0 axis gives -inf, the log of an empty sum, as NumPy would.
+    m = np.max(a.data, axis=axes, keepdims=True, initial=-np.inf)
     m = np.where(np.isfinite(m), m, np.zeros_like(m))
-    kept = np.log(np.sum(np.exp(a.data - m), axis=axes, keepdims=True)) + m
+    with np.errstate(divide="ignore"):
+        kept = np.log(np.sum(np.exp(a.data - m), axis=axes, keepdims=True)) + m
     out = kept if keepdims else kept.reshape([n for i, n in enumerate(a.shape) if i not in axes])
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu.ops.broadcasting import broadcast_to, reshape
-from tinygrad_edu.ops.helpers import as_tensor, normalize_axes
+from tinygrad_edu.ops.helpers import as_tensor, normalize_axes, normalize_axis
 from tinygrad_edu.tensor import ArrayLike, Tensor, record, share_version
 
 __all__ = [
@@ -53,8 +53,8 @@ def permute(a: ArrayLike, axes: Sequence[int]) -> Tensor:
 def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Tensor:
     """Exchange two axes."""
     a = as_tensor(a)
-    (i,) = normalize_axes(axis1, a.ndim, "swapaxes")
-    (j,) = normalize_axes(axis2, a.ndim, "swapaxes")
+    i = normalize_axis(axis1, a.ndim, "swapaxes")
+    j = normalize_axis(axis2, a.ndim, "swapaxes")
     perm = list(range(a.ndim))
     perm[i], perm[j] = perm[j], perm[i]
     return transpose(a, perm)
@@ -65,8 +65,8 @@ def flatten(a: ArrayLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     a = as_tensor(a)
     if a.ndim == 0:
         return reshape(a, (1,))
-    (start,) = normalize_axes(start_dim, a.ndim, "flatten")
-    (end,) = normalize_axes(end_dim, a.ndim, "flatten")
+    start = normalize_axis(start_dim, a.ndim, "flatten", "start_dim")
+    end = normalize_axis(end_dim, a.ndim, "flatten", "end_dim")
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     merged = int(np.prod(a.shape[start:end + 1]))
@@ -91,10 +91,7 @@ def squeeze(a: ArrayLike, axis: Any = None) -> Tensor:
 def unsqueeze(a: ArrayLike, axis: int) -> Tensor:
     """Insert a size-1 axis at ``axis`` (negative counts from the new end)."""
     a = as_tensor(a)
-    nd = a.ndim + 1
-    if not -nd <= axis < nd:
-        raise ValueError(f"unsqueeze: axis {axis} is out of range for a result of {nd} dims")
-    ax = axis % nd
+    ax = normalize_axis(axis, a.ndim + 1, "unsqueeze")
     return reshape(a, a.shape[:ax] + (1,) + a.shape[ax:])
 
 
@@ -109,7 +106,9 @@ def _index_item(i: Any) -> Any:
     if isinstance(i, Tensor):
         return i.data.copy()
     if isinstance(i, (list, tuple, np.ndarray)):
-        return np.array(i)
+        out = np.array(i)
+        # An empty list selects nothing: as an index it must be integers, not float64.
+        return out.astype(np.intp) if out.size == 0 and out.dtype.kind == "f" else out
     return i
 
 
@@ -175,7 +174,7 @@ def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
         raise ValueError("concatenate: needs at least one tensor")
     if ts[0].ndim == 0:
         raise ValueError("concatenate: 0-d tensors cannot be joined (use stack)")
-    normalize_axes(axis, ts[0].ndim, "concatenate")
+    normalize_axis(axis, ts[0].ndim, "concatenate")
     try:
         out = np.concatenate([t.data for t in ts], axis=axis)
     except ValueError:
@@ -209,7 +208,7 @@ def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     if len({t.shape for t in ts}) != 1:
         shapes = ", ".join(str(t.shape) for t in ts)
         raise ValueError(f"stack: all tensors must have the same shape, got {shapes}")
-    (ax,) = normalize_axes(axis, ts[0].ndim + 1, "stack")
+    ax = normalize_axis(axis, ts[0].ndim + 1, "stack")
     out = np.stack([t.data for t in ts], axis=ax)
 
     def backward(g: Tensor) -> tuple[Tensor | None, ...]:
