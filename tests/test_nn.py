@@ -219,7 +219,7 @@ def test_state_dict_is_an_ordered_copy() -> None:
     net = nn.Sequential(nn.Linear(2, 3, rng=0), nn.BatchNorm1d(3))
     state = net.state_dict()
     assert list(state) == ["0.weight", "0.bias", "1.weight", "1.bias",
-                           "1.running_mean", "1.running_var"]
+                           "1.running_mean", "1.running_var", "1.num_batches_tracked"]
     state["0.weight"][...] = 0.0
     assert np.any(net[0].weight.data != 0.0)  # a copy, not the live array
 
@@ -382,7 +382,8 @@ def test_float32_layers_stay_float32() -> None:
     assert loss.dtype == np.float32
     loss.backward()
     assert all(p.grad.dtype == np.float32 for p in net.parameters())
-    assert all(b.dtype == np.float32 for b in net.buffers())
+    assert all(b.dtype == np.float32 for name, b in net.named_buffers()
+               if not name.endswith("num_batches_tracked"))  # a count: int64, as PyTorch
 
 
 def test_linear_rejects_integer_dtype_and_unknown_init() -> None:

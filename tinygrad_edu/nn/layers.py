@@ -54,6 +54,16 @@ def parameter_dtype(dtype: Any, where: str) -> np.dtype:
     return dt
 
 
+def positive_int(value: Any, name: str, where: str) -> int:
+    """A layer's size argument: a positive int (a bool or a float is refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{where}: {name} must be an int, got {value!r} "
+                        f"({type(value).__name__})")
+    if value <= 0:
+        raise ValueError(f"{where}: {name} must be positive, got {value}")
+    return int(value)
+
+
 def _as_input(x: Any) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
@@ -114,8 +124,8 @@ class Linear(Module):
     ) -> None:
         super().__init__()
         dt = parameter_dtype(dtype, type(self).__name__)
-        self.in_features = int(in_features)
-        self.out_features = int(out_features)
+        self.in_features = positive_int(in_features, "in_features", type(self).__name__)
+        self.out_features = positive_int(out_features, "out_features", type(self).__name__)
         self.weight = Parameter(np.empty((self.in_features, self.out_features), dtype=dt))
         initialize_weight(self.weight, weight_init, rng, type(self).__name__)
         if bias:
@@ -143,6 +153,11 @@ class Affine(Linear):
 
     def forward(self, x: Any) -> Tensor:
         x = _as_input(x)
+        if x.ndim < 2:
+            raise ValueError(
+                f"Affine: expected a batch of shape (N, ...) with {self.in_features} values "
+                f"per sample, got shape {x.shape} (add the batch axis: x.reshape(1, -1))"
+            )
         if x.ndim != 2:
             x = F.reshape(x, (x.shape[0], -1))
         return F.linear(x, self.weight, self.bias)
@@ -267,7 +282,9 @@ class BatchNorm1d(Module):
     Training: xhat = (x - mean_N(x)) / sqrt(var_N(x) + eps), y = gamma * xhat + beta,
     with the biased batch variance; the running statistics move by
     ``running = (1 - momentum) * running + momentum * batch`` (the unbiased variance,
-    as PyTorch). Eval: the running statistics replace the batch's.
+    as PyTorch); ``momentum=None`` makes it the plain average of every batch so far
+    (PyTorch's cumulative average, counted in ``num_batches_tracked``). Eval: the running
+    statistics replace the batch's.
     d/dx = gamma / sqrt(var + eps) * (g - mean(g) - xhat * mean(g * xhat)) in training.
 
     >>> bn = BatchNorm1d(2)
@@ -283,16 +300,22 @@ class BatchNorm1d(Module):
         self,
         num_features: int,
         eps: float = 1e-5,
-        momentum: float = 0.1,
+        momentum: float | None = 0.1,
         *,
         affine: bool = True,
         dtype: Any = np.float64,
     ) -> None:
         super().__init__()
         dt = parameter_dtype(dtype, "BatchNorm1d")
-        self.num_features = int(num_features)
+        self.num_features = positive_int(num_features, "num_features", "BatchNorm1d")
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+            raise ValueError(f"BatchNorm1d: eps must be a positive number, got {eps!r}")
         self.eps = float(eps)
-        self.momentum = float(momentum)
+        if momentum is not None and (isinstance(momentum, bool) or not isinstance(
+                momentum, (int, float)) or not 0 <= momentum <= 1):
+            raise ValueError(
+                f"BatchNorm1d: momentum must be a number in [0, 1] or None, got {momentum!r}")
+        self.momentum = None if momentum is None else float(momentum)
         if affine:
             self.weight = Parameter(np.ones(self.num_features, dtype=dt))
             self.bias = Parameter(np.zeros(self.num_features, dtype=dt))
@@ -301,6 +324,7 @@ class BatchNorm1d(Module):
             self.register_parameter("bias", None)
         self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dt))
         self.register_buffer("running_var", np.ones(self.num_features, dtype=dt))
+        self.register_buffer("num_batches_tracked", np.zeros((), dtype=np.int64))
 
     def forward(self, x: Any) -> Tensor:
         x = _as_input(x)
@@ -319,7 +343,9 @@ class BatchNorm1d(Module):
             var = F.mean(F.mul(centered, centered), 0, keepdims=True)
             xhat = F.div(centered, F.sqrt(F.add(var, self.eps)))
             # Running statistics are bookkeeping, not part of the graph.
-            m = self.momentum
+            self.num_batches_tracked += 1
+            m = (1.0 / float(self.num_batches_tracked) if self.momentum is None
+                 else self.momentum)
             self.running_mean *= 1.0 - m
             self.running_mean += m * (x.data.mean(axis=0))
             self.running_var *= 1.0 - m
