@@ -258,3 +258,12 @@ def test_concurrent_backward_into_one_leaf_loses_no_update() -> None:
     finally:
         sys.setswitchinterval(old)
     np.testing.assert_array_equal(w.grad.data, np.full(200_000, rounds * workers))
+
+
+def test_an_upstream_gradient_of_another_dtype_keeps_its_graph_under_create_graph() -> None:
+    x = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    v = Tensor(np.array([3.0, 4.0]), requires_grad=True)  # float64
+    (gx,) = tg.grad(x * 2, [x], grad_outputs=v, create_graph=True)
+    assert gx.dtype == np.float32 and gx.requires_grad
+    (gv,) = tg.grad(gx.sum(), [v])  # d(2 v)/dv, through the recorded cast
+    np.testing.assert_array_equal(gv.data, [2.0, 2.0])

@@ -14,6 +14,7 @@ import importlib
 from typing import Any
 
 from tinygrad_edu import functional, tensor_methods
+from tinygrad_edu.anomaly import AnomalyError, detect_anomaly
 from tinygrad_edu.autograd import (
     GraphFreedError,
     backward,
@@ -47,7 +48,8 @@ __version__ = "0.1.0"
 __all__ = [
     "Tensor", "tensor", "zeros", "ones", "full", "arange", "randn", "rand", "zeros_like",
     "ones_like", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "backward",
-    "grad", "make_op", "GraphFreedError", "functional", "gradcheck", "gradgradcheck",
+    "grad", "make_op", "GraphFreedError", "detect_anomaly", "AnomalyError", "functional",
+    "gradcheck", "gradgradcheck",
     "numerical_gradient", "GradcheckError", "nn", "optim", "datasets", "data", "models",
     "serialization", "retain_grads",
 ]

@@ -29,6 +29,10 @@ class _State(threading.local):
     # Class attributes give every new thread the defaults without an __init__ call.
     enabled: bool = True
     saved: tuple[bool, ...] = ()
+    # Anomaly mode (tinygrad_edu.anomaly): check every result and gradient for NaN/inf.
+    anomaly: bool = False
+    saved_anomaly: tuple[bool, ...] = ()
+    anomaly_step: tuple[str, str] | None = None  # (op, creation line) of a running step
     retain_all: bool = False
 
 

@@ -23,13 +23,13 @@ from typing import Any, Union
 
 import numpy as np
 
+from tinygrad_edu import anomaly
 from tinygrad_edu.grad_mode import state as grad_mode
 from tinygrad_edu.tensor_input import as_array, check_differentiable
 from tinygrad_edu.tensor_methods import TensorMethods
+from tinygrad_edu.versions import saved_versions
 
-__all__ = [
-    "Tensor", "tensor", "make_op", "record", "wrap", "share_version", "modified_error",
-]
+__all__ = ["Tensor", "tensor", "make_op", "record", "wrap"]
 
 ArrayLike = Union["Tensor", np.ndarray, float, int, bool, Sequence[Any]]
 BackwardFn = Callable[["Tensor"], tuple[Union["Tensor", None], ...]]
@@ -264,6 +264,8 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
     # NumPy returns scalars, not 0-d arrays, from ufuncs on 0-d inputs.
     t.data = data if type(data) is np.ndarray else np.asarray(data)
     t.grad = None
+    if grad_mode.anomaly:  # tg.detect_anomaly(): check the result, watch the backward
+        backward = anomaly.watch(op, t.data, backward)
     if grad_mode.enabled:
         record_it = False
         gen = 0
@@ -281,7 +283,7 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
             t._gen = gen + 1
             t._vc = None
             t._saved = saved
-            t._saved_versions = _versions(saved) if saved else ()
+            t._saved_versions = saved_versions(saved) if saved else ()
             t._retains_grad = grad_mode.retain_all  # tg.retain_grads() teaching mode
             return t
     t._retains_grad = False
@@ -293,37 +295,6 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
     t._vc = None
     t._saved = ()
     return t
-
-
-def _versions(saved: tuple[Tensor, ...]) -> tuple[int, ...]:
-    # Written out for one and two tensors, the common cases: this runs for every op.
-    if len(saved) == 1:
-        vc = saved[0]._vc
-        return (0 if vc is None else vc[0],)
-    if len(saved) == 2:
-        vc, vc2 = saved[0]._vc, saved[1]._vc
-        return (0 if vc is None else vc[0], 0 if vc2 is None else vc2[0])
-    return tuple(0 if s._vc is None else s._vc[0] for s in saved)
-
-
-def modified_error(op: str, t: Tensor, saved_version: int, what: str = "an input") -> RuntimeError:
-    """The error for a saved tensor changed in place between an op and its backward."""
-    return RuntimeError(
-        f"backward of '{op}': {what} that it saved (shape {t.shape}, {t.dtype}) was "
-        f"modified by an in-place operation after '{op}' ran: saved at version "
-        f"{saved_version}, now at version {t.version}. Write the update out of place "
-        "(h = h + b instead of h += b), or run the forward pass again after the update"
-    )
-
-
-def share_version(view: Tensor, base: Tensor) -> Tensor:
-    """Give ``view`` the version counter of ``base`` when its data views ``base``'s
-    memory, so an in-place change through either one is seen by both; returns ``view``."""
-    if view.data.base is not None and np.may_share_memory(view.data, base.data):
-        if base._vc is None:
-            base._vc = [0]
-        view._vc = base._vc
-    return view
 
 
 def wrap(data: np.ndarray) -> Tensor:

@@ -20,9 +20,11 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_edu.anomaly import AnomalyError
 from tinygrad_edu.autograd.delivery import GradientDelivery, accumulate, cast
 from tinygrad_edu.grad_mode import set_grad_enabled
-from tinygrad_edu.tensor import Tensor, modified_error, wrap
+from tinygrad_edu.tensor import Tensor, wrap
+from tinygrad_edu.versions import modified_error
 
 __all__ = [
     "backward", "grad", "walk", "GraphFreedError", "BackwardError", "Trace",
@@ -90,7 +92,7 @@ def walk(
                         raise modified_error(node._op or "?", t, version)
             try:
                 parent_grads = node._backward(g)
-            except (GraphFreedError, BackwardError):
+            except (GraphFreedError, BackwardError, AnomalyError):
                 raise
             except Exception as exc:
                 raise _failed(node, exc) from exc
@@ -187,8 +189,9 @@ def _check_grad_output(t: Tensor, g: Any, where: str) -> Tensor:
             "they must be equal"
         )
     if g.dtype != t.dtype and t.dtype.kind == "f":
-        # A float64 upstream gradient must not turn a float32 graph's gradients float64.
-        g = wrap(g.data.astype(t.dtype))
+        # A float64 upstream gradient must not turn a float32 graph's gradients float64;
+        # one that requires grad keeps its link through a recorded cast (create_graph).
+        g = g.astype(t.dtype) if g.requires_grad else wrap(g.data.astype(t.dtype))
     return g
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu.ops.helpers import as_tensor, keepdims_shape, normalize_axes
-from tinygrad_edu.tensor import ArrayLike, Tensor, record, share_version
+from tinygrad_edu.tensor import ArrayLike, Tensor, record
+from tinygrad_edu.versions import share_version
 
 __all__ = ["reshape", "broadcast_to", "sum", "unbroadcast", "expand_reduced"]
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.tensor import ArrayLike, Tensor, modified_error, record, wrap
+from tinygrad_edu.tensor import ArrayLike, Tensor, record, wrap
+from tinygrad_edu.versions import modified_error
 
 __all__ = [
     "as_tensor", "pair", "broadcast_error", "broadcast_forward", "normalize_axes",

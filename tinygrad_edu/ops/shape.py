@@ -15,7 +15,8 @@ import numpy as np
 
 from tinygrad_edu.ops.broadcasting import broadcast_to, reshape
 from tinygrad_edu.ops.helpers import as_tensor, normalize_axes, normalize_axis
-from tinygrad_edu.tensor import ArrayLike, Tensor, record, share_version
+from tinygrad_edu.tensor import ArrayLike, Tensor, record
+from tinygrad_edu.versions import share_version
 
 __all__ = [
     "transpose", "permute", "swapaxes", "flatten", "squeeze", "unsqueeze", "expand",
