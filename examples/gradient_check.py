@@ -16,11 +16,18 @@ backpropagation.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-from tinygrad_edu.datasets import DatasetNotFoundError, load_fashion_mnist, load_mnist
+from tinygrad_edu.datasets import (
+    ChecksumError,
+    DatasetNotFoundError,
+    IDXError,
+    load_fashion_mnist,
+    load_mnist,
+)
 from tinygrad_edu.datasets.download import DATA_ENV_VAR
 from tinygrad_edu.models import TwoLayerNet
 
@@ -41,6 +48,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--samples", type=int, default=3, help="training images used (3)")
     parser.add_argument("--hidden-size", type=int, default=50, help="hidden units (50)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights (0)")
+    parser.add_argument("--no-verify", action="store_true",
+                        help="use IDX files that are not the published ones (your own data)")
     args = parser.parse_args(argv)
     if args.samples <= 0 or args.hidden_size <= 0:
         parser.error("--samples and --hidden-size must be positive")
@@ -53,11 +62,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     # float64 throughout: finite differences with h = 1e-4 need its precision.
     try:
         (x_train, t_train), _ = LOADERS[args.dataset](
-            normalize=True, one_hot_label=True, data_dir=args.data_dir, dtype=np.float64
+            normalize=True, one_hot_label=True, data_dir=args.data_dir, dtype=np.float64,
+            verify=not args.no_verify,
         )
     except DatasetNotFoundError as exc:
         # The loader's message says where it looked and why downloading failed.
         raise SystemExit(f"{exc}\n{MISSING_DATA_HINT}") from exc
+    except (ChecksumError, IDXError) as exc:
+        message = str(exc).replace("turn the check off (verify=False)", "pass --no-verify")
+        print(f"gradient_check.py: error: {message}", file=sys.stderr)
+        raise SystemExit(2) from None
     network = TwoLayerNet(input_size=x_train.shape[1], hidden_size=args.hidden_size,
                           output_size=t_train.shape[1], rng=args.seed, dtype=np.float64)
     x_batch = x_train[:args.samples]

@@ -3,7 +3,6 @@ is installed, briefly on Fashion-MNIST)."""
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 import re
 import sys
@@ -345,10 +344,13 @@ def test_resume_refuses_other_settings(
 def test_gradient_check_table(gradient_check: ModuleType, tiny_mnist: Path,
                               monkeypatch: pytest.MonkeyPatch,
                               capsys: pytest.CaptureFixture[str]) -> None:
-    # The generated files are not the published MNIST: load them unverified.
-    monkeypatch.setitem(gradient_check.LOADERS, "mnist", functools.partial(load_mnist,
-                                                                           verify=False))
-    diffs = gradient_check.main(["--data-dir", str(tiny_mnist), "--hidden-size", "4"])
+    # The generated files are not the published MNIST: unverified, they are refused.
+    with pytest.raises(SystemExit) as refused:
+        gradient_check.main(["--data-dir", str(tiny_mnist), "--hidden-size", "4"])
+    assert refused.value.code == 2
+    assert "pass --no-verify" in capsys.readouterr().err
+    diffs = gradient_check.main(["--data-dir", str(tiny_mnist), "--hidden-size", "4",
+                                 "--no-verify"])
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == ["W1", "b1", "W2", "b2"]
     for line, (key, diff) in zip(lines, diffs.items()):
