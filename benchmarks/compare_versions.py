@@ -46,7 +46,7 @@ print(json.dumps([fwd / 20000 * 1e6, bwd / 20000 * 1e6]))
 MNIST = """
 import json, sys, time, runpy
 sys.argv = ["two_layer_mnist.py", "--data-dir", {data!r}, "--no-progress"]
-ns = runpy.run_path("examples/two_layer_mnist.py", run_name="bench")
+ns = runpy.run_path({script!r}, run_name="bench")
 t0 = time.perf_counter()
 history = ns["main"](sys.argv[1:])
 print(json.dumps([time.perf_counter() - t0, history["test_acc"][-1]]))
@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("new")
     parser.add_argument("--data-dir", default=None, help="MNIST IDX files (else no mnist)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--example-from", default=None, metavar="TREE",
+                        help="run this tree's examples/two_layer_mnist.py with both versions "
+                             "of the library (default: each tree its own), so that changes "
+                             "to the example itself do not count")
     parser.add_argument("--blas-threads", type=int, default=None,
                         help="BLAS threads for both versions (1 is far less sensitive to "
                              "other load on the machine; default: BLAS's own choice)")
@@ -80,7 +84,9 @@ def main(argv: list[str] | None = None) -> None:
         for name, tree in trees.items():
             overhead[name].append(sum(_child(tree, OVERHEAD, args.blas_threads)))
             if args.data_dir:
-                seconds, acc = _child(tree, MNIST.format(data=args.data_dir), args.blas_threads)
+                script = os.path.join(args.example_from or tree, "examples", "two_layer_mnist.py")
+                code = MNIST.format(data=args.data_dir, script=os.path.abspath(script))
+                seconds, acc = _child(tree, code, args.blas_threads)
                 mnist[name].append(seconds)
                 accuracy[name] = acc
     print(f"median of {args.runs} interleaved runs each")
