@@ -1,5 +1,6 @@
 """What the docs pages hold beyond their doctests (which pytest runs through
---doctest-glob): the tutorial's pictures as the script draws them."""
+--doctest-glob): the tutorial's pictures as the script draws them, and the PyTorch
+page's PyTorch block, run where PyTorch is installed."""
 
 from __future__ import annotations
 
@@ -28,3 +29,14 @@ def test_committed_tutorial_pictures_are_what_the_script_draws(
         page = "chapter5.md" if "two_layer" in name else "chapter7.md"
         assert f"]({name})" in (DOCS / "tutorial" / page).read_text(encoding="utf-8")
     assert "wrote" in capsys.readouterr().out
+
+
+def test_the_pytorch_page_moves_a_trained_model_to_pytorch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    text = (DOCS / "pytorch.md").read_text(encoding="utf-8")
+    blocks = [b.split("\n```", 1)[0] for b in text.split("```python\n")[1:]]
+    (example,) = [b for b in blocks if "import torch" in b]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "docs/pytorch.md", "exec"), {})
+    assert (tmp_path / "two_layer.npz").is_file()
