@@ -202,8 +202,9 @@ class SimpleConvNet(BookNetwork):
             ``stride`` 1).
         weight_init_std: std of the normal initial weights (the book's 0.01), or
             ``"he"`` / ``"xavier"``; biases start at zero.
-        rng, dtype: as for :class:`TwoLayerNet`; a ``RandomState(s)`` gives the book's
+        rng: as for :class:`TwoLayerNet`; a ``RandomState(s)`` gives the book's
             weights after ``np.random.seed(s)``.
+        dtype: as for :class:`TwoLayerNet`.
 
     >>> net = SimpleConvNet(input_dim=(1, 10, 10), conv_param={"filter_num": 3},
     ...                     hidden_size=8, rng=0)

@@ -101,6 +101,12 @@ class TensorMethods:
         The graph is freed as it is walked unless ``retain_graph`` (which defaults to
         ``create_graph``); ``create_graph=True`` records the backward pass itself so the
         gradients can be differentiated again.
+
+        >>> import tinygrad_edu as tg
+        >>> x = tg.Tensor([1.0, 2.0], requires_grad=True)
+        >>> (x * x).backward(tg.Tensor([1.0, 10.0]))   # not a scalar: pass the gradient
+        >>> x.grad
+        Tensor([ 2. 40.], shape=(2,), dtype=float64)
         """
         _engine.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 

@@ -19,7 +19,17 @@ __all__ = ["add", "sub", "mul", "div", "neg", "matmul", "matmul_error"]
 
 
 def add(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a + b with broadcasting. d/da = 1, d/db = 1 (summed over broadcast axes)."""
+    """a + b with broadcasting. d/da = 1, d/db = 1 (summed over broadcast axes).
+
+    Shapes: a and b broadcast against each other (NumPy's rules) to the result's shape.
+
+    >>> import tinygrad_edu as tg
+    >>> a = tg.Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> b = tg.Tensor([10.0, 20.0], requires_grad=True)
+    >>> add(a, b).sum().backward()
+    >>> b.grad                                    # summed over the broadcast axis
+    Tensor([2. 2.], shape=(2,), dtype=float64)
+    """
     a, b = pair(a, b)
     out = broadcast_forward("add", np.add, a, b)
 
@@ -33,7 +43,19 @@ def add(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 
 def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a - b with broadcasting. d/da = 1, d/db = -1."""
+    """a - b with broadcasting. d/da = 1, d/db = -1.
+
+    Shapes: a and b broadcast against each other to the result's shape; each gradient is
+    summed back to its operand's shape.
+
+    >>> import tinygrad_edu as tg
+    >>> a, b = tg.Tensor([5.0, 7.0], requires_grad=True), tg.Tensor(2.0, requires_grad=True)
+    >>> sub(a, b)
+    Tensor([3. 5.], shape=(2,), dtype=float64, op=sub)
+    >>> sub(a, b).sum().backward()
+    >>> b.grad
+    Tensor(-2., shape=(), dtype=float64)
+    """
     a, b = pair(a, b)
     out = broadcast_forward("sub", np.subtract, a, b)
 
@@ -47,7 +69,18 @@ def sub(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 
 def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a * b with broadcasting. d/da = b, d/db = a."""
+    """a * b with broadcasting. d/da = b, d/db = a.
+
+    Shapes: a and b broadcast against each other to the result's shape; each gradient is
+    summed back to its operand's shape.
+
+    >>> import tinygrad_edu as tg
+    >>> a = tg.Tensor([1.0, 2.0], requires_grad=True)
+    >>> b = tg.Tensor([3.0, 4.0], requires_grad=True)
+    >>> mul(a, b).sum().backward()
+    >>> a.grad, b.grad
+    (Tensor([3. 4.], shape=(2,), dtype=float64), Tensor([1. 2.], shape=(2,), dtype=float64))
+    """
     a, b = pair(a, b)
     out = broadcast_forward("mul", np.multiply, a, b)
 
@@ -61,7 +94,20 @@ def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 
 def div(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a / b with broadcasting. d/da = 1/b, d/db = -a/b**2."""
+    """a / b with broadcasting. d/da = 1/b, d/db = -a/b**2.
+
+    Shapes: a and b broadcast against each other to the result's shape; each gradient is
+    summed back to its operand's shape.
+
+    >>> import tinygrad_edu as tg
+    >>> a = tg.Tensor([1.0, 2.0], requires_grad=True)
+    >>> b = tg.Tensor([2.0, 4.0], requires_grad=True)
+    >>> div(a, b).sum().backward()
+    >>> a.grad
+    Tensor([0.5  0.25], shape=(2,), dtype=float64)
+    >>> b.grad
+    Tensor([-0.25  -0.125], shape=(2,), dtype=float64)
+    """
     a, b = pair(a, b)
     out = broadcast_forward("div", np.true_divide, a, b)
 
@@ -77,7 +123,14 @@ def div(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 
 def neg(a: ArrayLike) -> Tensor:
-    """-a. d/da = -1."""
+    """-a. d/da = -1.
+
+    Shape: a's shape.
+
+    >>> import tinygrad_edu as tg
+    >>> neg(tg.Tensor([1.0, -2.0]))
+    Tensor([-1.  2.], shape=(2,), dtype=float64)
+    """
     a = as_tensor(a)
 
     def backward(g: Tensor) -> tuple[Tensor]:
@@ -108,6 +161,18 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
 
     Shapes: (..., n, k) @ (..., k, m) -> (..., m). d/da = g @ b^T, d/db = a^T @ g,
     each summed over broadcast batch axes; a 1-D operand is a row (a) or column (b).
+
+    >>> import numpy as np
+    >>> import tinygrad_edu as tg
+    >>> a = tg.Tensor(np.ones((2, 3)), requires_grad=True)
+    >>> b = tg.Tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    >>> y = matmul(a, b)
+    >>> y.shape
+    (2, 2)
+    >>> y.sum().backward()
+    >>> a.grad                                    # g @ b^T: the row sums of b
+    Tensor([[1. 5. 9.]
+            [1. 5. 9.]], shape=(2, 3), dtype=float64)
     """
     a, b = pair(a, b)
     if a.ndim == 0 or b.ndim == 0:

@@ -19,7 +19,19 @@ __all__ = ["reshape", "broadcast_to", "sum", "unbroadcast", "expand_reduced"]
 
 
 def reshape(a: ArrayLike, shape: Any) -> Tensor:
-    """The same values in a new shape (one entry may be -1). d/da = g reshaped back."""
+    """The same values in a new shape (one entry may be -1). d/da = g reshaped back.
+
+    Shape: ``shape``, which must hold a's number of elements.
+
+    >>> import numpy as np
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor(np.arange(6.0), requires_grad=True)
+    >>> reshape(x, (2, -1)).shape
+    (2, 3)
+    >>> reshape(x, (3, 2)).sum().backward()
+    >>> x.grad.shape
+    (6,)
+    """
     a = as_tensor(a)
     try:
         out = a.data.reshape(shape)
@@ -37,7 +49,18 @@ def reshape(a: ArrayLike, shape: Any) -> Tensor:
 
 
 def broadcast_to(a: ArrayLike, shape: Any) -> Tensor:
-    """A read-only broadcast view of ``a`` with ``shape``. d/da = g summed back."""
+    """A read-only broadcast view of ``a`` with ``shape``. d/da = g summed back.
+
+    Shape: ``shape``, which a's shape must broadcast to (NumPy's rules).
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> broadcast_to(x, (2, 3)).shape
+    (2, 3)
+    >>> broadcast_to(x, (2, 3)).sum().backward()
+    >>> x.grad
+    Tensor([2. 2. 2.], shape=(3,), dtype=float64)
+    """
     a = as_tensor(a)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     try:
@@ -54,7 +77,22 @@ def broadcast_to(a: ArrayLike, shape: Any) -> Tensor:
 
 def sum(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (None: all; int or tuple; negative allowed).
-    d/da = 1, broadcast back over the summed axes."""
+    d/da = 1, broadcast back over the summed axes.
+
+    Shape: a's shape without the summed axes (kept as size 1 with ``keepdims``).
+
+    >>> import numpy as np
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    >>> sum(x, axis=1)
+    Tensor([ 3. 12.], shape=(2,), dtype=float64, op=sum)
+    >>> sum(x, axis=1, keepdims=True).shape
+    (2, 1)
+    >>> sum(x).backward()
+    >>> x.grad
+    Tensor([[1. 1. 1.]
+            [1. 1. 1.]], shape=(2, 3), dtype=float64)
+    """
     a = as_tensor(a)
     axes = normalize_axes(axis, a.ndim, "sum")
     shape = a.shape
@@ -72,6 +110,18 @@ def unbroadcast(g: Tensor, shape: tuple[int, ...]) -> Tensor:
 
     Leading axes that broadcasting added are summed away, and so are axes where the
     operand had size 1. d(broadcast_to(x, S))/dx = sum over the broadcast axes.
+
+    Shape: ``g`` has the broadcast shape; the result has ``shape``. No graph of its own:
+    it is built from :func:`sum` and :func:`reshape`, so it records theirs.
+
+    >>> import numpy as np
+    >>> import tinygrad_edu as tg
+    >>> g = tg.Tensor(np.ones((2, 3)))
+    >>> unbroadcast(g, (3,))
+    Tensor([2. 2. 2.], shape=(3,), dtype=float64)
+    >>> unbroadcast(g, (2, 1))
+    Tensor([[3.]
+            [3.]], shape=(2, 1), dtype=float64)
     """
     if g.shape == shape:
         return g

@@ -28,7 +28,11 @@ __all__ = [
 
 
 def exp(a: ArrayLike) -> Tensor:
-    """e ** a. d/da = exp(a)."""
+    """e ** a, elementwise. d/da = exp(a).
+
+    >>> exp(Tensor([0.0, 1.0]))
+    Tensor([1.         2.71828183], shape=(2,), dtype=float64)
+    """
     a = as_tensor(a)
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
@@ -38,7 +42,11 @@ def exp(a: ArrayLike) -> Tensor:
 
 
 def log(a: ArrayLike) -> Tensor:
-    """Natural log (a > 0). d/da = 1 / a."""
+    """Natural log (a > 0), elementwise. d/da = 1 / a.
+
+    >>> log(Tensor([1.0, 100.0])).data.round(4)
+    array([0.    , 4.6052])
+    """
     a = as_tensor(a)
 
     def backward(g: Tensor) -> tuple[Tensor]:
@@ -48,7 +56,11 @@ def log(a: ArrayLike) -> Tensor:
 
 
 def sqrt(a: ArrayLike) -> Tensor:
-    """Square root (a >= 0). d/da = 1 / (2 sqrt(a))."""
+    """Square root (a >= 0), elementwise. d/da = 1 / (2 sqrt(a)).
+
+    >>> sqrt(Tensor([4.0, 9.0]))
+    Tensor([2. 3.], shape=(2,), dtype=float64)
+    """
     a = as_tensor(a)
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
@@ -62,7 +74,11 @@ def pow(a: ArrayLike, b: ArrayLike) -> Tensor:
 
     A Python-number exponent is a constant; a Tensor exponent is differentiable. Where
     the formulas break down, PyTorch's values: d/da = 0 at a == b == 0, d/db = 0 where
-    a == 0 and b >= 0, NaN where a < 0 (log of a negative number), -inf at 0 ** -1.
+    a == 0 and b >= 0, NaN where a < 0 (log of a negative number), -inf at 0 ** -1. Shapes: a and b
+    broadcast against each other.
+
+    >>> pow(Tensor([2.0, 3.0]), 2.0)
+    Tensor([4. 9.], shape=(2,), dtype=float64)
     """
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
         return _pow_scalar(a, b)
@@ -98,7 +114,11 @@ def _pow_scalar(a: Tensor, p: float) -> Tensor:
 
 
 def abs(a: ArrayLike) -> Tensor:
-    """|a|, elementwise. d/da = sign(a), taken as 0 at a = 0 and at NaN (as PyTorch)."""
+    """|a|, elementwise. d/da = sign(a), taken as 0 at a = 0 and at NaN (as PyTorch).
+
+    >>> abs(Tensor([-2.0, 0.0, 3.0]))
+    Tensor([2. 0. 3.], shape=(3,), dtype=float64)
+    """
     a = as_tensor(a)
 
     def backward(g: Tensor) -> tuple[Tensor]:
@@ -109,7 +129,11 @@ def abs(a: ArrayLike) -> Tensor:
 
 
 def tanh(a: ArrayLike) -> Tensor:
-    """Hyperbolic tangent. d/da = 1 - tanh(a)**2."""
+    """Hyperbolic tangent, elementwise. d/da = 1 - tanh(a)**2.
+
+    >>> tanh(Tensor([0.0, 1.0])).data.round(4)
+    array([0.    , 0.7616])
+    """
     a = as_tensor(a)
 
     def backward(g: Tensor, t: Tensor) -> tuple[Tensor]:
@@ -124,6 +148,9 @@ def sigmoid(a: ArrayLike) -> Tensor:
     Stable in both tails: with e = exp(-|a|) (never overflows), s = 1 / (1 + e) for
     a >= 0 and e / (1 + e) for a < 0, so sigmoid(-20) is 2.06e-09 in float32, not 0,
     and log(sigmoid(a)) stays finite.
+
+    >>> sigmoid(Tensor([0.0, 1000.0]))
+    Tensor([0.5 1. ], shape=(2,), dtype=float64)
     """
     a = as_tensor(a)
 
@@ -138,7 +165,11 @@ def sigmoid(a: ArrayLike) -> Tensor:
 
 def relu(a: ArrayLike) -> Tensor:
     """max(a, 0), elementwise. d/da = 0 where a <= 0, else 1: relu'(0) = 0, and 1 at
-    NaN (as PyTorch, whose mask is "not a <= 0")."""
+    NaN (as PyTorch, whose mask is "not a <= 0").
+
+    >>> relu(Tensor([-1.0, 0.0, 2.0]))
+    Tensor([0. 0. 2.], shape=(3,), dtype=float64)
+    """
     a = as_tensor(a)
 
     def backward(g: Tensor) -> tuple[Tensor]:
@@ -148,7 +179,12 @@ def relu(a: ArrayLike) -> Tensor:
 
 
 def leaky_relu(a: ArrayLike, negative_slope: float = 0.01) -> Tensor:
-    """a where a > 0, else negative_slope * a. d/da = 1 or negative_slope (at 0)."""
+    """a where a > 0, else negative_slope * a (elementwise). d/da = 1 if a > 0, else
+    negative_slope.
+
+    >>> leaky_relu(Tensor([-2.0, 3.0]), 0.1)
+    Tensor([-0.2  3. ], shape=(2,), dtype=float64)
+    """
     a = as_tensor(a)
     positive = a.data > 0
 
@@ -166,6 +202,9 @@ def clip(a: ArrayLike, min: float | None = None, max: float | None = None) -> Te
     ``min`` and ``max`` are numbers, or arrays or Tensors that broadcast to a's shape;
     either way constants (use :func:`maximum` / :func:`minimum` for bounds that need a
     gradient).
+
+    >>> clip(Tensor([-2.0, 0.5, 3.0]), 0.0, 1.0)
+    Tensor([0.  0.5 1. ], shape=(3,), dtype=float64)
     """
     a = as_tensor(a)
     if min is None and max is None:
@@ -230,17 +269,29 @@ def _extremum(a: ArrayLike, b: ArrayLike, op: str) -> Tensor:
 
 def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:
     """Elementwise max with broadcasting. The gradient goes to the larger operand; on a
-    tie it is split half and half (as PyTorch)."""
+    tie it is split half and half (as PyTorch): d/da = 1, 1/2 or 0.
+
+    >>> maximum(Tensor([1.0, 5.0, 3.0]), 2.0)
+    Tensor([2. 5. 3.], shape=(3,), dtype=float64)
+    """
     return _extremum(a, b, "maximum")
 
 
 def minimum(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """Elementwise min with broadcasting; ties split the gradient half and half."""
+    """Elementwise min with broadcasting. d/da = 1 where a < b, 1/2 where a == b, else 0.
+
+    >>> minimum(Tensor([1.0, 5.0, 3.0]), 2.0)
+    Tensor([1. 2. 2.], shape=(3,), dtype=float64)
+    """
     return _extremum(a, b, "minimum")
 
 
 def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a where condition else b, with broadcasting. d/da = condition, d/db = not condition."""
+    """a where condition else b, with broadcasting. d/da = condition, d/db = not condition.
+
+    >>> where(Tensor([True, False]), Tensor([1.0, 2.0]), 0.0)
+    Tensor([1. 0.], shape=(2,), dtype=float64)
+    """
     # A copy: backward reads the condition, and an in-place op could change the original.
     cond = np.array(condition.data if isinstance(condition, Tensor) else condition)
     if cond.dtype != bool:
@@ -264,7 +315,12 @@ def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
 
 
 def astype(a: ArrayLike, dtype: Any) -> Tensor:
-    """A copy converted to ``dtype``. d/da = 1 (cast back); no graph to non-float dtypes."""
+    """A copy converted to ``dtype``, elementwise. d/da = 1 (cast back); no graph to
+    non-float dtypes.
+
+    >>> astype(Tensor([1.5, 2.5]), np.float32)
+    Tensor([1.5 2.5], shape=(2,), dtype=float32)
+    """
     a = as_tensor(a)
     out = a.data.astype(dtype)
     if out.dtype.kind not in "fc":
@@ -296,25 +352,45 @@ def eq(a: ArrayLike, b: ArrayLike) -> Tensor:
 
 
 def ne(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a != b elementwise, as a boolean tensor with no graph."""
+    """a != b elementwise, as a boolean tensor with no graph.
+
+    >>> ne(Tensor([1.0, 2.0, 3.0]), 2.0)
+    Tensor([ True False  True], shape=(3,), dtype=bool)
+    """
     return _compare(a, b, np.not_equal, "ne")
 
 
 def lt(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a < b elementwise, as a boolean tensor with no graph."""
+    """a < b elementwise, as a boolean tensor with no graph.
+
+    >>> lt(Tensor([1.0, 2.0, 3.0]), 2.0)
+    Tensor([ True False False], shape=(3,), dtype=bool)
+    """
     return _compare(a, b, np.less, "lt")
 
 
 def le(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a <= b elementwise, as a boolean tensor with no graph."""
+    """a <= b elementwise, as a boolean tensor with no graph.
+
+    >>> le(Tensor([1.0, 2.0, 3.0]), 2.0)
+    Tensor([ True  True False], shape=(3,), dtype=bool)
+    """
     return _compare(a, b, np.less_equal, "le")
 
 
 def gt(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a > b elementwise, as a boolean tensor with no graph."""
+    """a > b elementwise, as a boolean tensor with no graph.
+
+    >>> gt(Tensor([1.0, 2.0, 3.0]), 2.0)
+    Tensor([False False  True], shape=(3,), dtype=bool)
+    """
     return _compare(a, b, np.greater, "gt")
 
 
 def ge(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a >= b elementwise, as a boolean tensor with no graph."""
+    """a >= b elementwise, as a boolean tensor with no graph.
+
+    >>> ge(Tensor([1.0, 2.0, 3.0]), 2.0)
+    Tensor([False  True  True], shape=(3,), dtype=bool)
+    """
     return _compare(a, b, np.greater_equal, "ge")

@@ -36,6 +36,20 @@ def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> Te
     Shapes: (N, in) @ (in, out) + (out,) -> (N, out). d/dx = g @ W^T, d/dW = x^T @ g,
     d/db = g summed over N. No gradient is computed for an input that needs none (an
     image batch), which is most of the saving over hand-written layers.
+
+    >>> import numpy as np
+    >>> import tinygrad_edu as tg
+    >>> x = np.ones((4, 3))                       # a batch: no gradient wanted
+    >>> W = tg.Tensor(np.ones((3, 2)), requires_grad=True)
+    >>> b = tg.Tensor(np.zeros(2), requires_grad=True)
+    >>> y = linear(x, W, b)
+    >>> y.shape, y.op
+    ((4, 2), 'linear')
+    >>> y.sum().backward()
+    >>> W.grad, b.grad
+    (Tensor([[4. 4.]
+            [4. 4.]
+            [4. 4.]], shape=(3, 2), dtype=float64), Tensor([4. 4.], shape=(2,), dtype=float64))
     """
     x, weight = pair(x, weight)
     b = None if bias is None else as_tensor(bias, weight)
@@ -80,6 +94,19 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean")
     Shapes: logits (N, C) (or (C,)); target either class indices (N,) of an integer
     dtype, or one-hot / probability rows (N, C). loss = -sum(t * log_softmax(logits)),
     averaged over N for ``reduction="mean"``. d/dlogits = (softmax * sum(t) - t) / N.
+
+    With ``reduction="sum"`` the division by N is left out; ``"none"`` gives the N losses.
+
+    >>> import numpy as np
+    >>> import tinygrad_edu as tg
+    >>> logits = tg.Tensor(np.zeros((2, 3)), requires_grad=True)
+    >>> loss = cross_entropy(logits, np.array([0, 2]))
+    >>> round(loss.item(), 4)                     # log 3
+    1.0986
+    >>> loss.backward()
+    >>> logits.grad.data.round(4)                 # (softmax - t) / N
+    array([[-0.3333,  0.1667,  0.1667],
+           [ 0.1667,  0.1667, -0.3333]])
     """
     logits = as_tensor(logits)
     check_reduction(reduction, "cross_entropy")

@@ -69,6 +69,8 @@ def _value_error(op: str, t: Tensor, value: Any, exc: ValueError) -> ValueError:
 def add_(t: Tensor, other: Any) -> Tensor:
     """t += other, in place; returns t. Shape: other broadcasts to t's shape.
 
+    No graph: on a tensor that requires grad it runs only under ``no_grad``.
+
     >>> import tinygrad_edu as tg
     >>> w = tg.Tensor([1.0, 2.0], requires_grad=True)
     >>> with tg.no_grad():
@@ -80,27 +82,74 @@ def add_(t: Tensor, other: Any) -> Tensor:
 
 
 def sub_(t: Tensor, other: Any) -> Tensor:
-    """t -= other, in place; returns t. Shape: other broadcasts to t's shape."""
+    """t -= other, in place; returns t. Shape: other broadcasts to t's shape.
+
+    No graph (allowed under ``no_grad`` only, if t requires grad); t's version goes up.
+
+    >>> import tinygrad_edu as tg
+    >>> w = tg.Tensor([1.0, 2.0])
+    >>> _ = w.sub_(1.0)
+    >>> w, w.version
+    (Tensor([0. 1.], shape=(2,), dtype=float64), 1)
+    """
     return _apply(t, "sub_", np.subtract, other)
 
 
 def mul_(t: Tensor, other: Any) -> Tensor:
-    """t *= other, in place; returns t. Shape: other broadcasts to t's shape."""
+    """t *= other, in place; returns t. Shape: other broadcasts to t's shape.
+
+    No graph (allowed under ``no_grad`` only, if t requires grad); t's version goes up.
+
+    >>> import tinygrad_edu as tg
+    >>> w = tg.Tensor([1.0, 2.0])
+    >>> _ = w.mul_(3.0)
+    >>> w, w.version
+    (Tensor([3. 6.], shape=(2,), dtype=float64), 1)
+    """
     return _apply(t, "mul_", np.multiply, other)
 
 
 def div_(t: Tensor, other: Any) -> Tensor:
-    """t /= other, in place; returns t. Shape: other broadcasts to t's shape."""
+    """t /= other, in place; returns t. Shape: other broadcasts to t's shape.
+
+    No graph (allowed under ``no_grad`` only, if t requires grad); t's version goes up.
+
+    >>> import tinygrad_edu as tg
+    >>> w = tg.Tensor([1.0, 2.0])
+    >>> _ = w.div_(2.0)
+    >>> w, w.version
+    (Tensor([0.5 1. ], shape=(2,), dtype=float64), 1)
+    """
     return _apply(t, "div_", np.true_divide, other)
 
 
 def fill_(t: Tensor, value: Any) -> Tensor:
-    """Every entry of t set to ``value``, in place; returns t."""
+    """Every entry of t set to ``value``, in place; returns t.
+
+    Shape: t's shape, unchanged.
+    No graph (allowed under ``no_grad`` only, if t requires grad); t's version goes up.
+
+    >>> import tinygrad_edu as tg
+    >>> w = tg.Tensor([1.0, 2.0])
+    >>> _ = w.fill_(7.0)
+    >>> w, w.version
+    (Tensor([7. 7.], shape=(2,), dtype=float64), 1)
+    """
     return _fill(t, value, "fill_")
 
 
 def zero_(t: Tensor) -> Tensor:
-    """Every entry of t set to 0, in place; returns t."""
+    """Every entry of t set to 0, in place; returns t.
+
+    Shape: t's shape, unchanged.
+    No graph (allowed under ``no_grad`` only, if t requires grad); t's version goes up.
+
+    >>> import tinygrad_edu as tg
+    >>> w = tg.Tensor([1.0, 2.0])
+    >>> _ = w.zero_()
+    >>> w, w.version
+    (Tensor([0. 0.], shape=(2,), dtype=float64), 1)
+    """
     return _fill(t, 0, "zero_")
 
 
@@ -114,7 +163,16 @@ def _fill(t: Tensor, value: Any, op: str) -> Tensor:
 
 
 def copy_(t: Tensor, src: Any) -> Tensor:
-    """t's entries replaced by ``src``'s (broadcast to t's shape), in place; returns t."""
+    """t's entries replaced by ``src``'s (broadcast to t's shape), in place; returns t.
+
+    No graph (allowed under ``no_grad`` only, if t requires grad); t's version goes up.
+
+    >>> import tinygrad_edu as tg
+    >>> w = tg.Tensor([1.0, 2.0])
+    >>> _ = w.copy_([5.0, 6.0])
+    >>> w, w.version
+    (Tensor([5. 6.], shape=(2,), dtype=float64), 1)
+    """
     _check(t, "copy_", src)
     value = src.data if isinstance(src, Tensor) else np.asarray(src)
     try:

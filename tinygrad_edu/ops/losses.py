@@ -52,7 +52,19 @@ def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
 
 def softmax(a: ArrayLike, axis: int = -1) -> Tensor:
     """exp(a) / sum(exp(a)) along ``axis``, max-shifted against overflow.
-    d/da = s * (g - sum(g * s))."""
+    d/da = s * (g - sum(g * s)).
+
+    Shape: a's shape; the entries along ``axis`` sum to 1.
+
+    >>> import numpy as np
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor([0.0, np.log(3.0)], requires_grad=True)
+    >>> softmax(x).data.round(4)
+    array([0.25, 0.75])
+    >>> (softmax(x) * tg.Tensor([1.0, 0.0])).sum().backward()
+    >>> x.grad.data.round(4)                      # s0 (1 - s0), -s0 s1
+    array([ 0.1875, -0.1875])
+    """
     a = as_tensor(a)
     ax = normalize_axis(axis, a.ndim, "softmax")
 
@@ -63,7 +75,18 @@ def softmax(a: ArrayLike, axis: int = -1) -> Tensor:
 
 
 def log_softmax(a: ArrayLike, axis: int = -1) -> Tensor:
-    """a - logsumexp(a) along ``axis``. d/da = g - softmax(a) * sum(g)."""
+    """a - logsumexp(a) along ``axis``. d/da = g - softmax(a) * sum(g).
+
+    Shape: a's shape.
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor([0.0, 0.0], requires_grad=True)
+    >>> log_softmax(x).data.round(4)
+    array([-0.6931, -0.6931])
+    >>> log_softmax(x)[0].backward()
+    >>> x.grad
+    Tensor([ 0.5 -0.5], shape=(2,), dtype=float64)
+    """
     a = as_tensor(a)
     ax = normalize_axis(axis, a.ndim, "log_softmax")
     if a.shape[ax] == 0:
@@ -80,7 +103,18 @@ def log_softmax(a: ArrayLike, axis: int = -1) -> Tensor:
 
 def mse_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean") -> Tensor:
     """Mean squared error. Shapes must be equal (broadcasting here is almost always a
-    bug). d/dinput = 2 (input - target) / n."""
+    bug). d/dinput = 2 (input - target) / n.
+
+    Shape: () for ``reduction="mean"`` or ``"sum"``, input's shape for ``"none"``.
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor([1.0, 3.0], requires_grad=True)
+    >>> float(mse_loss(x, [0.0, 1.0]))
+    2.5
+    >>> mse_loss(x, [0.0, 1.0]).backward()
+    >>> x.grad
+    Tensor([1. 2.], shape=(2,), dtype=float64)
+    """
     x, t = pair(input, target)
     if not t.requires_grad and t.dtype != x.dtype and x.dtype.kind == "f":
         # A float64 target array must not turn a float32 model's loss float64.

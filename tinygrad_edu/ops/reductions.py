@@ -21,7 +21,19 @@ __all__ = ["mean", "var", "max", "min", "logsumexp", "argmax", "argmin"]
 
 
 def mean(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Mean over ``axis``. d/da = 1 / (number of elements averaged)."""
+    """Mean over ``axis``. d/da = 1 / (number of elements averaged).
+
+    Shape: a's shape without the reduced axes (kept as size 1 with ``keepdims``).
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> mean(x, axis=0).data
+    array([2., 3.])
+    >>> mean(x, axis=0).sum().backward()
+    >>> x.grad
+    Tensor([[0.5 0.5]
+            [0.5 0.5]], shape=(2, 2), dtype=float64)
+    """
     a = as_tensor(a)
     axes = normalize_axes(axis, a.ndim, "mean")
     count = int(np.prod([a.shape[i] for i in axes]))
@@ -32,7 +44,18 @@ def mean(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 def var(a: ArrayLike, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
     """Variance over ``axis`` (NumPy's default ddof=0; ddof=1 for the unbiased one).
-    d/da = 2 (a - mean) / (n - ddof)."""
+    d/da = 2 (a - mean) / (n - ddof).
+
+    Shape: a's shape without the reduced axes (kept as size 1 with ``keepdims``).
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    >>> float(var(x)), round(float(var(x, ddof=1)), 4)
+    (1.25, 1.6667)
+    >>> var(x).backward()
+    >>> x.grad
+    Tensor([-0.75 -0.25  0.25  0.75], shape=(4,), dtype=float64)
+    """
     a = as_tensor(a)
     axes = normalize_axes(axis, a.ndim, "var")
     count = int(np.prod([a.shape[i] for i in axes])) - ddof
@@ -63,18 +86,56 @@ def _reduce_extremum(a: ArrayLike, axis: Any, keepdims: bool, op: str) -> Tensor
 
 def max(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Maximum over ``axis``. The gradient goes to the maximal entries, split evenly
-    between ties (as NumPy's amax and PyTorch's amax)."""
+    between ties (as NumPy's amax and PyTorch's amax).
+
+    d/da = g / (number of maximal entries) at each maximal entry, 0 elsewhere.
+    PyTorch's ``max(dim=)`` returns (values, indices); here the indices are :func:`argmax`.
+    Shape: a's shape without the reduced axes (kept as size 1 with ``keepdims``).
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor([[1.0, 5.0, 5.0], [3.0, 2.0, 0.0]], requires_grad=True)
+    >>> max(x, axis=1)
+    Tensor([5. 3.], shape=(2,), dtype=float64, op=max)
+    >>> max(x, axis=1).sum().backward()
+    >>> x.grad
+    Tensor([[0.  0.5 0.5]
+            [1.  0.  0. ]], shape=(2, 3), dtype=float64)
+    """
     return _reduce_extremum(a, axis, keepdims, "max")
 
 
 def min(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Minimum over ``axis``; ties split the gradient evenly."""
+    """Minimum over ``axis``; ties split the gradient evenly.
+
+    d/da = g / (number of minimal entries) at each minimal entry, 0 elsewhere.
+    Shape: a's shape without the reduced axes (kept as size 1 with ``keepdims``).
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor([[1.0, 5.0], [3.0, 2.0]], requires_grad=True)
+    >>> min(x, axis=1)
+    Tensor([1. 2.], shape=(2,), dtype=float64, op=min)
+    >>> min(x).backward()
+    >>> x.grad
+    Tensor([[1. 0.]
+            [0. 0.]], shape=(2, 2), dtype=float64)
+    """
     return _reduce_extremum(a, axis, keepdims, "min")
 
 
 def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log(sum(exp(a))) over ``axis``, shifted by the max so nothing overflows.
-    d/da = softmax(a) along the reduced axes."""
+    d/da = softmax(a) along the reduced axes.
+
+    Shape: a's shape without the reduced axes (kept as size 1 with ``keepdims``).
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor([1000.0, 1000.0], requires_grad=True)
+    >>> round(logsumexp(x).item(), 4)             # 1000 + log 2, no overflow
+    1000.6931
+    >>> logsumexp(x).backward()
+    >>> x.grad
+    Tensor([0.5 0.5], shape=(2,), dtype=float64)
+    """
     a = as_tensor(a)
     axes = normalize_axes(axis, a.ndim, "logsumexp")
     # initial=-inf: a size-0 axis gives -inf, the log of an empty sum, as NumPy would.
@@ -94,6 +155,8 @@ def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
 def argmax(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Tensor:
     """Indices of the maxima along ``axis`` (None: of the flattened tensor); no graph.
 
+    Shape: a's shape without ``axis`` (size 1 with ``keepdims``); () for None.
+
     >>> argmax(Tensor([[1.0, 3.0], [4.0, 2.0]]), axis=1)
     Tensor([1 0], shape=(2,), dtype=int64)
     """
@@ -102,6 +165,13 @@ def argmax(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Ten
 
 
 def argmin(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Indices of the minima along ``axis`` (None: of the flattened tensor); no graph."""
+    """Indices of the minima along ``axis`` (None: of the flattened tensor); no graph.
+
+    Shape: a's shape without ``axis`` (size 1 with ``keepdims``); () for None.
+
+    >>> import tinygrad_edu as tg
+    >>> argmin(tg.Tensor([[1.0, 3.0], [4.0, 2.0]]), axis=1)
+    Tensor([0 1], shape=(2,), dtype=int64)
+    """
     a = as_tensor(a)
     return wrap(np.asarray(np.argmin(a.data, axis=axis, keepdims=keepdims)))

@@ -25,7 +25,19 @@ __all__ = [
 
 
 def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Tensor:
-    """Permute the axes (None: reverse them). d/da = g with the inverse permutation."""
+    """Permute the axes (None: reverse them). d/da = g with the inverse permutation.
+
+    Shape: a's axes in the order ``axes``.
+
+    >>> import numpy as np
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor(np.zeros((2, 3, 4)), requires_grad=True)
+    >>> transpose(x).shape, transpose(x, (1, 0, 2)).shape
+    ((4, 3, 2), (3, 2, 4))
+    >>> transpose(x, (1, 0, 2)).sum().backward()
+    >>> x.grad.shape
+    (2, 3, 4)
+    """
     a = as_tensor(a)
     if axes is not None:
         axes = tuple(int(ax) for ax in axes)
@@ -47,12 +59,28 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Tensor:
 
 
 def permute(a: ArrayLike, axes: Sequence[int]) -> Tensor:
-    """Permute the axes (PyTorch's name for transpose with explicit axes)."""
+    """Permute the axes (PyTorch's name for transpose with explicit axes).
+
+    Shape: a's axes in the order ``axes``. d/da = g with the inverse permutation.
+
+    >>> import numpy as np
+    >>> import tinygrad_edu as tg
+    >>> permute(tg.Tensor(np.zeros((2, 3, 4))), (2, 0, 1)).shape
+    (4, 2, 3)
+    """
     return transpose(a, axes)
 
 
 def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Tensor:
-    """Exchange two axes."""
+    """Exchange two axes.
+
+    Shape: a's shape with the two axes exchanged. d/da = g with them exchanged back.
+
+    >>> import numpy as np
+    >>> import tinygrad_edu as tg
+    >>> swapaxes(tg.Tensor(np.zeros((2, 3, 4))), 0, 2).shape
+    (4, 3, 2)
+    """
     a = as_tensor(a)
     i = normalize_axis(axis1, a.ndim, "swapaxes")
     j = normalize_axis(axis2, a.ndim, "swapaxes")
@@ -62,7 +90,17 @@ def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Tensor:
 
 
 def flatten(a: ArrayLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    """Merge the axes start_dim..end_dim (inclusive) into one, as ``torch.flatten``."""
+    """Merge the axes start_dim..end_dim (inclusive) into one, as ``torch.flatten``.
+
+    Shape: the axes start_dim..end_dim become one axis of their product.
+    d/da = g reshaped back.
+
+    >>> import numpy as np
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor(np.zeros((2, 3, 4)))
+    >>> flatten(x).shape, flatten(x, 1).shape, flatten(x, 0, 1).shape
+    ((24,), (2, 12), (6, 4))
+    """
     a = as_tensor(a)
     if a.ndim == 0:
         return reshape(a, (1,))
@@ -75,7 +113,16 @@ def flatten(a: ArrayLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 
 
 def squeeze(a: ArrayLike, axis: Any = None) -> Tensor:
-    """Drop size-1 axes (all of them, or those in ``axis``)."""
+    """Drop size-1 axes (all of them, or those in ``axis``).
+
+    Shape: a's shape without those axes. d/da = g reshaped back.
+
+    >>> import numpy as np
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor(np.zeros((1, 3, 1)))
+    >>> squeeze(x).shape, squeeze(x, 0).shape
+    ((3,), (3, 1))
+    """
     a = as_tensor(a)
     if axis is None:
         axes = tuple(i for i, n in enumerate(a.shape) if n == 1)
@@ -90,14 +137,31 @@ def squeeze(a: ArrayLike, axis: Any = None) -> Tensor:
 
 
 def unsqueeze(a: ArrayLike, axis: int) -> Tensor:
-    """Insert a size-1 axis at ``axis`` (negative counts from the new end)."""
+    """Insert a size-1 axis at ``axis`` (negative counts from the new end).
+
+    Shape: a's shape with a 1 inserted. d/da = g reshaped back.
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor([1.0, 2.0, 3.0])
+    >>> unsqueeze(x, 0).shape, unsqueeze(x, -1).shape
+    ((1, 3), (3, 1))
+    """
     a = as_tensor(a)
     ax = normalize_axis(axis, a.ndim + 1, "unsqueeze")
     return reshape(a, a.shape[:ax] + (1,) + a.shape[ax:])
 
 
 def expand(a: ArrayLike, shape: Any) -> Tensor:
-    """PyTorch's name for :func:`broadcast_to`."""
+    """PyTorch's name for :func:`broadcast_to`.
+
+    Shape: ``shape``, which a's shape must broadcast to. d/da = g summed back to a's
+    shape.
+
+    >>> import tinygrad_edu as tg
+    >>> expand(tg.Tensor([[1.0], [2.0]]), (2, 3))
+    Tensor([[1. 1. 1.]
+            [2. 2. 2.]], shape=(2, 3), dtype=float64)
+    """
     return broadcast_to(a, shape)
 
 
@@ -128,7 +192,18 @@ def _has_int_array(index: Any) -> bool:
 
 def getitem(a: ArrayLike, index: Any) -> Tensor:
     """a[index] with ints, slices, None, ..., integer arrays and boolean masks.
-    d/da = g scattered back into zeros; repeated indices accumulate."""
+    d/da = g scattered back into zeros; repeated indices accumulate.
+
+    Shape: NumPy's indexing rules.
+
+    >>> import tinygrad_edu as tg
+    >>> x = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> getitem(x, [0, 0, 2])
+    Tensor([1. 1. 3.], shape=(3,), dtype=float64, op=getitem)
+    >>> getitem(x, [0, 0, 2]).sum().backward()
+    >>> x.grad                                    # index 0 taken twice
+    Tensor([2. 0. 1.], shape=(3,), dtype=float64)
+    """
     a = as_tensor(a)
     index = _normalize_index(index)
     try:
@@ -169,7 +244,20 @@ def _scatter_add(g: Tensor, index: Any, shape: tuple[int, ...], accumulate: bool
 
 
 def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis. d/d(each) = its slice of g."""
+    """Join tensors along an existing axis. d/d(each) = its slice of g.
+
+    Shapes: equal except along ``axis``, where the result's size is the sum of theirs.
+
+    >>> import numpy as np
+    >>> import tinygrad_edu as tg
+    >>> a = tg.Tensor(np.zeros((2, 2)), requires_grad=True)
+    >>> b = tg.Tensor(np.ones((1, 2)), requires_grad=True)
+    >>> concatenate([a, b]).shape
+    (3, 2)
+    >>> (concatenate([a, b]) * tg.Tensor([[1.0], [2.0], [3.0]])).sum().backward()
+    >>> b.grad
+    Tensor([[3. 3.]], shape=(1, 2), dtype=float64)
+    """
     ts = [as_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("concatenate: needs at least one tensor")
@@ -197,12 +285,27 @@ def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
 
 
 def cat(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
-    """PyTorch's name for :func:`concatenate`."""
+    """PyTorch's name for :func:`concatenate`.
+
+    Shapes and derivative: as :func:`concatenate`.
+
+    >>> import tinygrad_edu as tg
+    >>> cat([tg.Tensor([1.0]), tg.Tensor([2.0, 3.0])])
+    Tensor([1. 2. 3.], shape=(3,), dtype=float64)
+    """
     return concatenate(tensors, axis)
 
 
 def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis. d/d(each) = g indexed along it."""
+    """Join same-shaped tensors along a new axis. d/d(each) = g indexed along it.
+
+    Shapes: all equal, S; the result has S with len(tensors) inserted at ``axis``.
+
+    >>> import tinygrad_edu as tg
+    >>> a, b = tg.Tensor([1.0, 2.0, 3.0]), tg.Tensor([4.0, 5.0, 6.0])
+    >>> stack([a, b]).shape, stack([a, b], axis=1).shape
+    ((2, 3), (3, 2))
+    """
     ts = [as_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("stack: needs at least one tensor")
