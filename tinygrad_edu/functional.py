@@ -34,6 +34,7 @@ from tinygrad_edu.ops.elementwise import (
     abs,
     astype,
     clip,
+    clone,
     eq,
     exp,
     ge,
@@ -76,7 +77,7 @@ __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "matmul", "linear",
     # elementwise
     "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "clip",
-    "maximum", "minimum", "where", "astype",
+    "maximum", "minimum", "where", "astype", "clone",
     # reductions
     "sum", "mean", "max", "min", "var", "logsumexp",
     # shape

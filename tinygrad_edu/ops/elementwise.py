@@ -1,5 +1,5 @@
 """Elementwise functions: exp, log, sqrt, pow, abs, tanh, sigmoid, relu, leaky_relu,
-clip, maximum, minimum, where and astype; and the comparisons, which carry no graph.
+clip, maximum, minimum, where, astype and clone; and the comparisons, which carry no graph.
 
 At a kink the derivative follows PyTorch: relu'(0) = 0, abs'(0) = 0, and maximum and
 minimum split a tie half and half.
@@ -23,7 +23,7 @@ from tinygrad_edu.tensor import ArrayLike, Tensor, record, wrap
 
 __all__ = [
     "exp", "log", "sqrt", "pow", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "clip",
-    "maximum", "minimum", "where", "astype", "eq", "ne", "lt", "le", "gt", "ge",
+    "maximum", "minimum", "where", "astype", "clone", "eq", "ne", "lt", "le", "gt", "ge",
 ]
 
 
@@ -238,6 +238,23 @@ def astype(a: ArrayLike, dtype: Any) -> Tensor:
         return (astype(g, a.dtype),)
 
     return record(out, (a,), backward, "astype")
+
+
+def clone(a: ArrayLike) -> Tensor:
+    """A copy of ``a`` with its own memory, kept in the graph (PyTorch's clone): an
+    in-place change of the copy leaves ``a`` alone. d/da = g.
+
+    >>> x = Tensor([1.0, 2.0], requires_grad=True)
+    >>> y = clone(x)
+    >>> y.op, y.data is x.data
+    ('clone', False)
+    """
+    a = as_tensor(a)
+
+    def backward(g: Tensor) -> tuple[Tensor]:
+        return (g,)
+
+    return record(a.data.copy(), (a,), backward, "clone")
 
 
 # ---------------------------------------------------------------------------- comparisons

@@ -12,7 +12,13 @@ import numpy as np
 from tinygrad_edu.ops.arithmetic import mul, sub
 from tinygrad_edu.ops.broadcasting import sum
 from tinygrad_edu.ops.elementwise import exp
-from tinygrad_edu.ops.helpers import as_tensor, normalize_axes, pair, record_using_output
+from tinygrad_edu.ops.helpers import (
+    as_tensor,
+    normalize_axes,
+    pair,
+    record_using_output,
+    resolve_axis,
+)
 from tinygrad_edu.ops.reductions import mean
 from tinygrad_edu.tensor import ArrayLike, Tensor, wrap
 
@@ -43,9 +49,10 @@ def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
     return e
 
 
-def softmax(a: ArrayLike, axis: int = -1) -> Tensor:
-    """exp(a) / sum(exp(a)) along ``axis``, max-shifted against overflow.
-    d/da = s * (g - sum(g * s))."""
+def softmax(a: ArrayLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """exp(a) / sum(exp(a)) along ``axis`` (or PyTorch's ``dim``), max-shifted against
+    overflow. d/da = s * (g - sum(g * s))."""
+    axis, _ = resolve_axis("softmax", axis, dim, default=-1)
     a = as_tensor(a)
     (ax,) = normalize_axes(axis, a.ndim, "softmax")
 
@@ -55,8 +62,9 @@ def softmax(a: ArrayLike, axis: int = -1) -> Tensor:
     return record_using_output(softmax_array(a.data, ax), (a,), backward, "softmax")
 
 
-def log_softmax(a: ArrayLike, axis: int = -1) -> Tensor:
-    """a - logsumexp(a) along ``axis``. d/da = g - softmax(a) * sum(g)."""
+def log_softmax(a: ArrayLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """a - logsumexp(a) along ``axis`` (or ``dim``). d/da = g - softmax(a) * sum(g)."""
+    axis, _ = resolve_axis("log_softmax", axis, dim, default=-1)
     a = as_tensor(a)
     (ax,) = normalize_axes(axis, a.ndim, "log_softmax")
     shifted = a.data - np.max(a.data, axis=ax, keepdims=True)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu.ops.broadcasting import broadcast_to, reshape
-from tinygrad_edu.ops.helpers import as_tensor, normalize_axes
+from tinygrad_edu.ops.helpers import as_tensor, normalize_axes, resolve_axis
 from tinygrad_edu.tensor import ArrayLike, Tensor, record, share_version
 
 __all__ = [
@@ -73,8 +73,10 @@ def flatten(a: ArrayLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1:])
 
 
-def squeeze(a: ArrayLike, axis: Any = None) -> Tensor:
-    """Drop size-1 axes (all of them, or those in ``axis``)."""
+def squeeze(a: ArrayLike, axis: Any = None, *, dim: Any = None) -> Tensor:
+    """Drop size-1 axes (all of them, or those in ``axis`` or ``dim``). Unlike PyTorch,
+    which leaves an axis of another size alone, naming one is an error (as NumPy)."""
+    axis, _ = resolve_axis("squeeze", axis, dim)
     a = as_tensor(a)
     if axis is None:
         axes = tuple(i for i, n in enumerate(a.shape) if n == 1)
@@ -88,8 +90,13 @@ def squeeze(a: ArrayLike, axis: Any = None) -> Tensor:
     return reshape(a, tuple(n for i, n in enumerate(a.shape) if i not in axes))
 
 
-def unsqueeze(a: ArrayLike, axis: int) -> Tensor:
-    """Insert a size-1 axis at ``axis`` (negative counts from the new end)."""
+def unsqueeze(a: ArrayLike, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Insert a size-1 axis at ``axis`` or ``dim`` (negative counts from the new end).
+
+    >>> unsqueeze(Tensor([1.0, 2.0]), dim=0).shape
+    (1, 2)
+    """
+    axis, _ = resolve_axis("unsqueeze", axis, dim, required=True)
     a = as_tensor(a)
     nd = a.ndim + 1
     if not -nd <= axis < nd:
@@ -168,8 +175,11 @@ def _scatter_add(g: Tensor, index: Any, shape: tuple[int, ...], accumulate: bool
     return record(out, (g,), backward, "scatter_add")
 
 
-def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis. d/d(each) = its slice of g."""
+def concatenate(tensors: Sequence[ArrayLike], axis: int = 0, *,
+                dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (``axis`` or ``dim``). d/d(each) = its slice
+    of g."""
+    axis, _ = resolve_axis("concatenate", axis, dim, default=0)
     ts = [as_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("concatenate: needs at least one tensor")
@@ -196,13 +206,16 @@ def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     return record(out, tuple(ts), backward, "concatenate")
 
 
-def cat(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
+def cat(tensors: Sequence[ArrayLike], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """PyTorch's name for :func:`concatenate`."""
+    axis, _ = resolve_axis("cat", axis, dim, default=0)
     return concatenate(tensors, axis)
 
 
-def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis. d/d(each) = g indexed along it."""
+def stack(tensors: Sequence[ArrayLike], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join same-shaped tensors along a new axis (``axis`` or ``dim``). d/d(each) = g
+    indexed along it."""
+    axis, _ = resolve_axis("stack", axis, dim, default=0)
     ts = [as_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("stack: needs at least one tensor")
