@@ -162,7 +162,8 @@ def test_inspection_tables_are_all_tested() -> None:
     (lambda t: np.linalg.norm(t), r"^np\.linalg\.norm is not supported .*\(t \* t\)\.sum"),
     (lambda t: np.sin(t), r"^np\.sin is not supported on Tensors"),
     (lambda t: np.add.reduce(t), r"^np\.add\.reduce is not supported .* t\.sum\(axis=\.\.\.\)"),
-    (lambda t: np.exp(t, dtype=np.float32), r"^np\.exp: the arguments dtype are not supported"),
+    (lambda t: np.exp(t, dtype=np.float32), r"^np\.exp: the argument dtype= is not supported"),
+    (lambda t: np.less(t, 1, where=t.data > 0), r"^np\.less: the argument where= is not"),
     (lambda t: np.sum(t, dtype=np.float32), r"^np\.sum: the argument dtype= is not supported"),
     (lambda t: np.max(t, initial=0.0), r"^np\.max: the argument initial= is not supported"),
     (lambda t: np.reshape(t, -1, order="F"), r"^np\.reshape: only order='C'"),
@@ -184,6 +185,12 @@ def test_out_arguments_stay_refused_with_the_fix_named() -> None:
         np.exp(p, out=np.empty(2))
     with pytest.raises(TypeError, match=r"^np\.sum: the argument out= is not supported"):
         np.sum(p, out=np.empty(()))
+
+
+def test_arguments_left_at_none_are_fine() -> None:
+    t = tg.Tensor(A, requires_grad=True)
+    assert np.exp(t, dtype=None).op == "exp"
+    assert np.sum(t, axis=None, dtype=None, out=None).op == "sum"
 
 
 def test_conversions_give_the_array() -> None:

@@ -283,17 +283,12 @@ class NumpyDispatch:
                 "`p.data -= lr * p.grad.data`, or update the tensor itself, "
                 "`with tg.no_grad(): p -= lr * p.grad`"
             )
-        if method == "__call__" and not kwargs:
+        if method == "__call__" and (name in UFUNC_OPS or name in UFUNC_INSPECTIONS):
+            _refuse(name, **kwargs)  # dtype=, where=, casting= ... (None is fine)
             if name in UFUNC_OPS:
                 return UFUNC_OPS[name](*inputs)
-            if name in UFUNC_INSPECTIONS:
-                return ufunc(*(_raw(x) for x in inputs))
+            return ufunc(*(_raw(x) for x in inputs))
         call = f"np.{name}{'' if method == '__call__' else '.' + method}"
-        if kwargs and method == "__call__" and (name in UFUNC_OPS or name in UFUNC_INSPECTIONS):
-            raise TypeError(
-                f"{call}: the arguments {', '.join(sorted(kwargs))} are not supported on "
-                "Tensors; call it without them"
-            )
         hint = "t.sum(axis=...)" if name == "add" and method == "reduce" else None
         raise _unsupported(call, hint)
 
