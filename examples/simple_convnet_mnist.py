@@ -13,6 +13,13 @@ iteration), and the accuracy on the whole test set at the end; then the total ti
 ``--filters PATH`` draws the first layer's 30 filters before and after training, as
 the book's figure 7-24: random noise before, edge and blob detectors after.
 
+A header line first says what runs (the data set, Adam's learning rate, the batch size,
+the epochs, the dtype, the seed and the BLAS threads). Every argument is checked before
+any work starts: a mistake gets a one-line error and exit status 2, and nothing is
+created. The data files must be the published ones (``--no-verify`` accepts files of
+your own in the same format). The command line, its checks and the BLAS thread rule are
+shared with ``two_layer_mnist.py`` (``examples/example_cli.py``).
+
 Differences from the book's run, none of which changes what is learned:
 
 * gradients come from autograd instead of hand-written backward methods;
@@ -20,10 +27,10 @@ Differences from the book's run, none of which changes what is learned:
   rather than a second forward pass after the update;
 * computation is in float32 by default (``--dtype float64`` for the book's precision).
 
-Progress bars need ``tqdm``; ``--plot`` and ``--filters`` need ``matplotlib``; both come
-with ``pip install 'tinygrad-edu[examples]'``. On a busy machine with few cores, set
-``OPENBLAS_NUM_THREADS=1``: BLAS threads that wait on each other cost more than the
-second thread gains.
+Progress bars need ``tqdm``; ``--plot`` and ``--filters`` need ``matplotlib``; changing
+the BLAS thread count (``--blas-threads``; by default fewer threads when other work keeps
+the cores busy) needs ``threadpoolctl``; all come with ``pip install
+'tinygrad-edu[examples]'``.
 """
 
 from __future__ import annotations
@@ -33,79 +40,54 @@ import itertools
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from tinygrad_edu import serialization
 from tinygrad_edu.data import DataLoader
-from tinygrad_edu.datasets import (
-    ChecksumError,
-    DatasetNotFoundError,
-    IDXError,
-    load_fashion_mnist,
-    load_mnist,
-)
-from tinygrad_edu.datasets.download import DATA_ENV_VAR
 from tinygrad_edu.models import SimpleConvNet
 from tinygrad_edu.optim import Adam
 
-LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
-MISSING_DATA_HINT = (
-    f"Pass --data-dir DIR (a directory with the four IDX files), or set {DATA_ENV_VAR} "
-    "as described above."
-)
-DTYPES = {"float32": np.float32, "float64": np.float64}
+HERE = Path(__file__).resolve().parent  # example_cli.py lives beside this script
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+import example_cli as cli  # noqa: E402
+
+PROG = "simple_convnet_mnist.py"
+LOADERS = cli.LOADERS  # the shared table (tests replace its entries)
+DTYPES = cli.DTYPES
+DEFAULT_LR = 0.001  # the book's Adam
 EVAL_SAMPLES = 1000  # the book's evaluate_sample_num_per_epoch
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The command line; every default is the book's setting."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", choices=sorted(LOADERS), default="mnist")
-    parser.add_argument("--data-dir", default=None,
-                        help="directory with the four IDX files (default: the cache)")
+    """The command line; every default is the book's setting. Everything is checked
+    here, before any work, as in ``two_layer_mnist.py``."""
+    parser = cli.Parser(prog=PROG, description=__doc__.split("\n")[0])
+    cli.add_common_arguments(parser, lr_help="Adam's learning rate (0.001)")
     parser.add_argument("--epochs", type=int, default=20, help="epochs (20)")
-    parser.add_argument("--batch-size", type=int, default=100, help="mini-batch size (100)")
-    parser.add_argument("--lr", type=float, default=0.001, help="Adam's learning rate (0.001)")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="float32",
-                        help="float32 (default, faster) or float64")
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights and batches (0)")
-    parser.add_argument("--plot", default=None, metavar="PATH",
-                        help="save learning curves as a PNG (needs matplotlib)")
     parser.add_argument("--filters", default=None, metavar="PATH",
                         help="save the first layer's filters before and after training as "
                              "a PNG (the book's figure 7-24; needs matplotlib)")
-    parser.add_argument("--save", default=None, metavar="PATH",
-                        help="save the trained weights as .npz")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--no-verify", action="store_true",
-                        help="use IDX files that are not the published ones (your own data)")
     args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size"):
-        if getattr(args, name) <= 0:
-            parser.error(f"--{name.replace('_', '-')} must be positive")
-    if args.lr <= 0:
-        parser.error("--lr must be positive")
+    cli.check_common(PROG, args, positive=("epochs", "batch_size"),
+                     outputs={"--plot": args.plot, "--filters": args.filters,
+                              "--save": args.save},
+                     figures=("--plot", "--filters"))
+    args.lr_given = args.lr is not None
+    if args.lr is None:
+        args.lr = DEFAULT_LR
     return args
 
 
-def _figure_class() -> Any:
-    """matplotlib's Figure, imported only for --plot and --filters (and before training,
-    so a missing matplotlib is reported at once rather than after the run)."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError as exc:
-        raise SystemExit(
-            "--plot and --filters need matplotlib, which is not installed; install the "
-            "examples extra: pip install 'tinygrad-edu[examples]'"
-        ) from exc
-    return Figure
-
-
-def plot_curves(history: dict[str, Any], path: str) -> None:
-    """Loss per iteration and train/test accuracy per epoch, as a PNG."""
-    fig = _figure_class()(figsize=(10, 4), layout="constrained")
+def plot_curves(history: dict[str, Any], path: str, title: str = "") -> Any:
+    """Loss per iteration and train/test accuracy per epoch, as a PNG titled ``title``
+    (the data set and the optimizer); returns the figure."""
+    fig = cli.figure_class(PROG)(figsize=(10, 4), layout="constrained")
+    if title:
+        fig.suptitle(title)
     ax_loss, ax_acc = fig.subplots(1, 2)
     ax_loss.plot(history["train_loss"], linewidth=0.5)
     ax_loss.set(xlabel="iteration", ylabel="training loss", title="loss")
@@ -115,13 +97,14 @@ def plot_curves(history: dict[str, Any], path: str) -> None:
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy", ylim=(0, 1))
     ax_acc.legend(loc="lower right")
     fig.savefig(path, dpi=100)
+    return fig
 
 
 def plot_filters(before: np.ndarray, after: np.ndarray, path: str, columns: int = 8) -> None:
     """The filters (FN, C, FH, FW), first channel, before and after training, as the
     book's ``filter_show``: one gray square per filter, dark for large weights."""
     rows = -(-len(before) // columns)
-    fig = _figure_class()(figsize=(2 * columns * 0.6 + 0.5, rows * 0.6 + 0.6),
+    fig = cli.figure_class(PROG, "--filters")(figsize=(2 * columns * 0.6 + 0.5, rows * 0.6 + 0.6),
                           layout="constrained")
     for panel, (title, filters) in zip(fig.subfigures(1, 2),
                                        (("before training", before), ("after training", after))):
@@ -132,17 +115,6 @@ def plot_filters(before: np.ndarray, after: np.ndarray, path: str, columns: int 
             if k < len(filters):
                 ax.imshow(filters[k, 0], cmap="gray_r", interpolation="nearest")
     fig.savefig(path, dpi=100)
-
-
-def _progress(total: int, enabled: bool) -> Any:
-    """A tqdm bar on stderr, or None when disabled or tqdm is not installed."""
-    if enabled:
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            return None
-        return tqdm(total=total, file=sys.stderr, leave=False, unit="it", mininterval=0.25)
-    return None
 
 
 def train(
@@ -181,7 +153,7 @@ def train(
     train_loss = np.empty(max_iter)
     history: dict[str, Any] = {"train_acc": [], "test_acc": []}
     criterion = network.lastLayer
-    bar = _progress(max_iter, progress)
+    bar = cli.progress_bar(max_iter, progress)
     try:
         for i in range(max_iter):
             x_batch, t_batch = next(batches)
@@ -197,10 +169,8 @@ def train(
                 history["test_acc"].append(test_acc)
                 line = (f"=== epoch:{len(history['train_acc'])}, train acc:{train_acc}, "
                         f"test acc:{test_acc} ===")
-                if verbose and bar is None:
-                    print(line, flush=True)
-                elif verbose:  # tqdm.write prints above the bar without tearing it
-                    bar.write(line, file=sys.stdout)
+                if verbose:
+                    cli.emit(line, bar)
             if bar is not None:
                 bar.update(1)
     finally:
@@ -218,27 +188,23 @@ def train(
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Load the data, train, print the table and the total time (loading included),
-    save and draw if asked; returns :func:`train`'s history with ``time`` the total."""
+    """Check the arguments, load the data, print the header, train, print the table
+    and the total time (loading included), save and draw if asked; returns
+    :func:`train`'s history with ``time`` the total."""
     args = parse_args(argv)
-    if args.plot or args.filters:
-        _figure_class()
     start = time.perf_counter()
-    try:
-        (x_train, t_train), (x_test, t_test) = LOADERS[args.dataset](
-            normalize=True, flatten=False, one_hot_label=False, data_dir=args.data_dir,
-            dtype=DTYPES[args.dtype], verify=not args.no_verify,
-        )
-    except DatasetNotFoundError as exc:
-        # The loader's message says where it looked and why downloading failed.
-        raise SystemExit(f"{exc}\n{MISSING_DATA_HINT}") from exc
-    except (ChecksumError, IDXError) as exc:
-        print(f"simple_convnet_mnist.py: error: {exc}".replace(
-            "turn the check off (verify=False)", "pass --no-verify"), file=sys.stderr)
-        raise SystemExit(2) from None
-    history = train(x_train, t_train, x_test, t_test, epochs=args.epochs,
-                    batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                    progress=not args.no_progress)
+    probe = cli.LoadProbe()  # measures the other work while the data loads
+    x_train, t_train, x_test, t_test = cli.load_data(PROG, args, flatten=False)
+    threads, blas = cli.decide_blas_threads(args.blas_threads, probe)
+    lr_source = "" if args.lr_given else ", the book's"
+    print(f"{cli.DATASET_NAMES[args.dataset]}, Adam (lr {args.lr:g}{lr_source}), batch "
+          f"{args.batch_size}, {cli.plural(args.epochs, 'epoch')}, {args.dtype}, "
+          f"seed {args.seed}; "
+          f"BLAS threads: {blas}", flush=True)
+    with cli.blas_threads(threads):
+        history = train(x_train, t_train, x_test, t_test, epochs=args.epochs,
+                        batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                        progress=not args.no_progress)
     history["time"] = time.perf_counter() - start
     print(f"total time: {history['time']:.1f} s", flush=True)
 
@@ -246,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         path = serialization.save(history["network"], args.save)
         print(f"weights saved to {path}")
     if args.plot:
-        plot_curves(history, args.plot)
+        plot_curves(history, args.plot, cli.plot_title(args, "Adam"))
         print(f"learning curves saved to {args.plot}")
     if args.filters:
         plot_filters(history["filters_before"], history["network"].params["W1"], args.filters)

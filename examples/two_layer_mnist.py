@@ -3,10 +3,17 @@
 The defaults are the book's run: 10,000 iterations of plain SGD with learning rate 0.1
 on mini-batches of 100 drawn with replacement (``np.random.choice(train_size, 100)``,
 here from a seeded Generator), and the accuracy on the full training and test sets
-printed every epoch (600 iterations), 17 rows in all, then the total time:
+printed every epoch (600 iterations), 17 rows as in the book, and once more after the
+last iteration (the row of the final weights, those ``--save`` writes), then the total
+time. A header line first says what runs: the data set, the optimizer and its learning
+rate, the batch size, the iterations, the dtype, the seed and the BLAS threads:
 
     python examples/two_layer_mnist.py
     python examples/two_layer_mnist.py --dataset fashion-mnist --plot curves.png
+
+Each optimizer starts from its usual learning rate unless ``--lr`` is given: SGD 0.1 (the
+book's), Momentum 0.01, AdaGrad 0.01, RMSprop 0.01, Adam 0.001 (0.1 makes Adam end near
+0.75 test accuracy instead of 0.97).
 
 Every argument is checked before any work starts: a mistake gets a one-line error and
 exit status 2, and nothing is created. The data files must be the published ones (their
@@ -18,7 +25,9 @@ extra): the network's weights under their state-dict names (``W1 b1 W2 b2``, W1 
 the optimizer's state, the batch generator's state, the iteration count, the training
 losses and the table so far. ``--resume PATH`` goes on from there, with the same settings and a
 larger ``--iters``, and prints exactly the table the uninterrupted run prints (on the same
-machine with the same thread count: float32 sums can round differently otherwise):
+machine with the same BLAS thread count, which the resumed run takes from the checkpoint
+unless ``--blas-threads`` says otherwise: float32 sums can round differently with
+another):
 
     python examples/two_layer_mnist.py --iters 3000 --save run.npz
     python examples/two_layer_mnist.py --iters 10000 --resume run.npz --save run.npz
@@ -33,15 +42,17 @@ Differences from the book's code, none of which changes what is learned:
   about twice as fast, and the accuracy differs from float64 only in the noise of the
   random batches, since float32 rounding (1e-7) is far below SGD's own noise.
 
-Progress bars need ``tqdm`` and ``--plot`` needs ``matplotlib``; both come with
-``pip install 'tinygrad-edu[examples]'``.
+Progress bars need ``tqdm``, ``--plot`` needs ``matplotlib`` and changing the BLAS
+thread count needs ``threadpoolctl``; all come with ``pip install
+'tinygrad-edu[examples]'``.
 
 Timing: the training products are small (100 x 784 by 784 x 50), so a multithreaded
 BLAS gains little on them, and on a busy machine with few cores its threads contend
-with the other work and wait on each other for far longer than a product takes. There,
-set ``OPENBLAS_NUM_THREADS=1`` (or ``OMP_NUM_THREADS=1``) in the environment. With
-float32, different thread counts also round sums differently, so the table's last
-digits can change with them.
+with the other work and wait on each other for far longer than a product takes.
+``--blas-threads auto`` (the default) therefore uses fewer threads when other work keeps
+the cores busy (the rule is in ``examples/example_cli.py``); ``--blas-threads N`` fixes
+the count. With float32, different thread counts round sums differently, so the table's
+last digits can change with them.
 """
 
 from __future__ import annotations
@@ -50,7 +61,6 @@ import argparse
 import itertools
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -61,25 +71,16 @@ import numpy as np
 
 from tinygrad_edu import optim, serialization
 from tinygrad_edu.data import DataLoader
-from tinygrad_edu.datasets import (
-    ChecksumError,
-    DatasetNotFoundError,
-    IDXError,
-    default_cache_dir,
-    load_fashion_mnist,
-    load_mnist,
-)
-from tinygrad_edu.datasets.download import DATA_ENV_VAR
 from tinygrad_edu.models import TwoLayerNet
 from tinygrad_edu.viz import GradFlowRecorder
 
+HERE = Path(__file__).resolve().parent  # example_cli.py lives beside this script
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+import example_cli as cli  # noqa: E402
+
 PROG = "two_layer_mnist.py"
-LOADERS = {"mnist": load_mnist, "fashion-mnist": load_fashion_mnist}
-# Follows the loader's message, which lists where it looked and how TINYGRAD_EDU_DATA works.
-MISSING_DATA_HINT = (
-    f"Pass --data-dir DIR (a directory with the four IDX files), or set {DATA_ENV_VAR} "
-    "as described above."
-)
+LOADERS = cli.LOADERS  # the shared table (tests replace its entries)
 OPTIMIZERS = {
     "sgd": optim.SGD,
     "momentum": optim.Momentum,
@@ -87,7 +88,12 @@ OPTIMIZERS = {
     "rmsprop": optim.RMSprop,
     "adam": optim.Adam,
 }
-DTYPES = {"float32": np.float32, "float64": np.float64}
+# Each optimizer's usual learning rate: SGD the book's run, the others the book's
+# chapter-6 defaults (Adam's is Kingma & Ba's and PyTorch's).
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.01, "adagrad": 0.01, "rmsprop": 0.01, "adam": 0.001}
+OPTIMIZER_NAMES = {"sgd": "SGD", "momentum": "Momentum", "adagrad": "AdaGrad",
+                   "rmsprop": "RMSprop", "adam": "Adam"}
+DTYPES = cli.DTYPES
 IMAGE_PIXELS, CLASSES = 28 * 28, 10  # both data sets
 # What a run's result depends on: a resumed run must have the same.
 SETTINGS = ("dataset", "batch_size", "lr", "hidden_size", "optimizer", "dtype", "seed",
@@ -96,97 +102,44 @@ SETTINGS = ("dataset", "batch_size", "lr", "hidden_size", "optimizer", "dtype", 
 
 def fail(message: str) -> NoReturn:
     """The one-line error of a bad argument: exit status 2, as argparse's own."""
-    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(2)
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # No usage block: one line that says what is wrong (--help shows the usage).
-        fail(message)
+    cli.fail(PROG, message)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line; every default is the book's setting. Everything is checked
     here, before any work (see :func:`check_args`)."""
-    parser = _Parser(prog=PROG, description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", choices=sorted(LOADERS), default="mnist")
-    parser.add_argument("--data-dir", default=None,
-                        help="directory with the four IDX files (default: the cache)")
-    parser.add_argument("--no-verify", action="store_true",
-                        help="use the files without checking that they are the published "
-                             "ones (for data of your own in the same format)")
+    parser = cli.Parser(prog=PROG, description=__doc__.split("\n")[0])
+    cli.add_common_arguments(parser, lr_help="learning rate (default: the optimizer's: "
+                             + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_LR.items()) + ")")
     parser.add_argument("--iters", type=int, default=10000, help="iterations (10000)")
-    parser.add_argument("--batch-size", type=int, default=100, help="mini-batch size (100)")
-    parser.add_argument("--lr", type=float, default=0.1, help="learning rate (0.1)")
     parser.add_argument("--hidden-size", type=int, default=50, help="hidden units (50)")
     parser.add_argument("--optimizer", choices=list(OPTIMIZERS), default="sgd")
-    parser.add_argument("--dtype", choices=list(DTYPES), default="float32",
-                        help="float32 (default, faster) or float64")
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights and batches (0)")
     parser.add_argument("--eval-every", type=float, default=None,
                         help="iterations between evaluations (default: one epoch, "
                              "max(train_size / batch_size, 1))")
-    parser.add_argument("--plot", default=None, metavar="PATH",
-                        help="save learning curves as a PNG (needs matplotlib)")
     parser.add_argument("--grad-flow", default=None, metavar="PATH",
                         help="plot each parameter's gradient norm at every evaluation")
-    parser.add_argument("--save", default=None, metavar="PATH",
-                        help="save a checkpoint (.npz, or .safetensors) to resume from")
     parser.add_argument("--resume", default=None, metavar="PATH",
                         help="go on from a checkpoint written by --save, to --iters")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     check_args(args)
     return args
 
 
 def check_args(args: argparse.Namespace) -> None:
-    """Refuse, with a one-line error, anything that would fail later."""
-    for name in ("iters", "batch_size", "hidden_size"):
-        if getattr(args, name) <= 0:
-            fail(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-    if not (math.isfinite(args.lr) and args.lr > 0):
-        fail(f"--lr must be a positive number, got {args.lr}")
+    """Refuse, with a one-line error, anything that would fail later; fill in the
+    optimizer's learning rate when --lr is not given."""
+    cli.check_common(PROG, args, positive=("iters", "batch_size", "hidden_size"),
+                     outputs={"--plot": args.plot, "--save": args.save,
+                              "--grad-flow": args.grad_flow},
+                     figures=("--plot", "--grad-flow"))
     if args.eval_every is not None and not (math.isfinite(args.eval_every)
                                             and args.eval_every > 0):
         fail(f"--eval-every must be a positive number, got {args.eval_every}")
-    if args.seed < 0:
-        fail(f"--seed must be >= 0, got {args.seed}")
-    if args.data_dir is not None:
-        data_dir = Path(args.data_dir).expanduser()
-        if not data_dir.exists():
-            fail(f"--data-dir {args.data_dir}: no such directory")
-        if not data_dir.is_dir():
-            fail(f"--data-dir {args.data_dir}: not a directory")
-    else:
-        try:
-            default_cache_dir()
-        except NotADirectoryError as exc:
-            fail(str(exc))
-    for option, path in (("--plot", args.plot), ("--save", args.save),
-                         ("--grad-flow", args.grad_flow)):
-        if path is not None:
-            _check_output(option, Path(path))
-    if args.plot or args.grad_flow:
-        _figure_class()
-    if args.save and args.save.endswith(".safetensors"):
-        try:
-            import safetensors.numpy  # noqa: F401
-        except ImportError:
-            fail(f"--save {args.save}: .safetensors needs the safetensors package: "
-                 "pip install 'tinygrad-edu[safetensors]' (or save as .npz)")
+    args.lr_given = args.lr is not None
+    if args.lr is None:
+        args.lr = DEFAULT_LR[args.optimizer]
     args.checkpoint = None if args.resume is None else _check_resume(args)
-
-
-def _check_output(option: str, path: Path) -> None:
-    directory = path.parent
-    if path.is_dir():
-        fail(f"{option} {path}: is a directory; give a file name")
-    if not directory.is_dir():
-        fail(f"{option} {path}: the directory {directory} does not exist")
-    if not os.access(directory, os.W_OK):
-        fail(f"{option} {path}: the directory {directory} is not writable")
 
 
 def _check_resume(args: argparse.Namespace) -> dict[str, Any]:
@@ -232,45 +185,16 @@ def _model_part(checkpoint: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v for k, v in checkpoint.items() if "/" not in k}
 
 
-def _progress_bar(total: int, enabled: bool, initial: int = 0) -> Any:
-    """A tqdm bar on stderr, or None when disabled or tqdm is not installed."""
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, initial=initial, file=sys.stderr, leave=False, unit="it",
-                mininterval=0.25)
-
-
-def _emit(line: str, bar: Any) -> None:
-    # tqdm.write prints above the bar without tearing it.
-    if bar is None:
-        print(line, flush=True)
-    else:
-        bar.write(line, file=sys.stdout)
-
-
 def _row(train_acc: float, test_acc: float) -> str:
     return f"train acc, test acc | {train_acc}, {test_acc}"
 
 
-def _figure_class() -> Any:
-    """matplotlib's Figure, imported only for --plot (and before training, so a missing
-    matplotlib is reported at once rather than after the run)."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        fail("--plot needs matplotlib, which is not installed; install the examples extra: "
-             "pip install 'tinygrad-edu[examples]'")
-    return Figure
-
-
-def plot_history(history: dict[str, Any], path: str) -> None:
-    """Loss per iteration and train/test accuracy per evaluation, as a PNG."""
-    # A Figure without pyplot: no GUI backend and no global figure state.
-    fig = _figure_class()(figsize=(10, 4), layout="constrained")
+def plot_history(history: dict[str, Any], path: str, title: str = "") -> Any:
+    """Loss per iteration and train/test accuracy per evaluation, as a PNG titled
+    ``title`` (the data set and the optimizer); returns the figure."""
+    fig = cli.figure_class(PROG)(figsize=(10, 4), layout="constrained")
+    if title:
+        fig.suptitle(title)
     ax_loss, ax_acc = fig.subplots(1, 2)
     ax_loss.plot(history["train_loss"], linewidth=0.5)
     ax_loss.set(xlabel="iteration", ylabel="training loss", title="loss")
@@ -279,6 +203,7 @@ def plot_history(history: dict[str, Any], path: str) -> None:
     ax_acc.set(xlabel="iteration", ylabel="accuracy", title="accuracy", ylim=(0, 1))
     ax_acc.legend(loc="lower right")
     fig.savefig(path, dpi=100)
+    return fig
 
 
 def train(
@@ -307,9 +232,10 @@ def train(
     a state dict with W1 b1 W2 b2); the batches from ``sampler`` (default: the same
     seeded Generator, after the weights). Accuracy on the full sets is evaluated when
     ``i % eval_every == 0`` (default one epoch, ``max(train_size / batch_size, 1)``)
-    and, with ``verbose``, printed as a table row. ``resume``, a :func:`checkpoint`,
-    restores the network, the optimizer, the loader's generator and the history,
-    reprints the table so far, and goes on from its iteration.
+    and after the last iteration, and, with ``verbose``, printed as a table row.
+    ``resume``, a :func:`checkpoint`, restores the network, the optimizer, the loader's
+    generator and the history, reprints the table so far (without the row that ended
+    the interrupted run, unless it is on the schedule), and goes on from its iteration.
 
     ``grad_flow``, a :class:`~tinygrad_edu.viz.GradFlowRecorder`, records each
     parameter's gradient norm at every evaluation.
@@ -343,16 +269,18 @@ def train(
         loader.load_state_dict(_part(resume, "loader/"))
         first = int(resume["run/iteration"])
         train_loss[:first] = resume["run/train_loss"]
-        history["eval_iters"] = resume["run/eval_iters"].tolist()
-        history["train_acc"] = resume["run/train_acc"].tolist()
-        history["test_acc"] = resume["run/test_acc"].tolist()
+        # The interrupted run's last row is this run's only if it is on the schedule.
+        kept = [k for k, i in enumerate(resume["run/eval_iters"].tolist())
+                if _evaluated(i, eval_every, iters)]
+        for key in ("eval_iters", "train_acc", "test_acc"):
+            history[key] = [resume[f"run/{key}"].tolist()[k] for k in kept]
     batches = itertools.chain.from_iterable(itertools.repeat(loader))
     criterion = network.lastLayer
-    bar = _progress_bar(iters, progress, initial=first)
+    bar = cli.progress_bar(iters, progress, initial=first)
     try:
         if verbose:
             for row in zip(history["train_acc"], history["test_acc"]):
-                _emit(_row(*row), bar)
+                cli.emit(_row(*row), bar)
         for i in range(first, iters):
             x_batch, t_batch = next(batches)
             opt.zero_grad()
@@ -361,7 +289,7 @@ def train(
             opt.step()
             # The loss of the forward pass the gradient came from: no second forward.
             train_loss[i] = loss.data
-            if i % eval_every == 0:
+            if _evaluated(i, eval_every, iters):
                 train_acc = network.accuracy(x_train, t_train)
                 test_acc = network.accuracy(x_test, t_test)
                 history["eval_iters"].append(i)
@@ -370,7 +298,7 @@ def train(
                 if grad_flow is not None:
                     grad_flow.record(network.named_parameters(), step=i)
                 if verbose:
-                    _emit(_row(train_acc, test_acc), bar)
+                    cli.emit(_row(train_acc, test_acc), bar)
             if bar is not None:
                 bar.update(1)
     finally:
@@ -382,10 +310,17 @@ def train(
     return history
 
 
-def checkpoint(history: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+def _evaluated(i: int, eval_every: float, iters: int) -> bool:
+    """Whether iteration ``i`` gets a row: every ``eval_every``, and the last one."""
+    return i % eval_every == 0 or i == iters - 1
+
+
+def checkpoint(history: Mapping[str, Any], settings: Mapping[str, Any],
+               blas_threads: int = 0) -> dict[str, Any]:
     """What ``--save`` writes: the network's state dict, ``optimizer/<name>`` and
     ``loader/<name>`` for the optimizer's and the batch loader's, and ``run/<name>`` for
-    the rest of the run (see the module docstring)."""
+    the rest of the run (see the module docstring), with the BLAS thread count the run
+    had (0: unknown)."""
     text = json.dumps(dict(settings), sort_keys=True).encode()
     return {
         **history["network"].state_dict(),
@@ -397,50 +332,57 @@ def checkpoint(history: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[
         "run/train_acc": np.array(history["train_acc"], dtype=np.float64),
         "run/test_acc": np.array(history["test_acc"], dtype=np.float64),
         "run/settings": np.frombuffer(text, dtype=np.uint8),  # UTF-8 JSON
+        "run/blas_threads": np.int64(blas_threads),
     }
 
 
-def load_data(args: argparse.Namespace) -> tuple[np.ndarray, ...]:
-    """The data set in the working dtype; a missing one exits with the loader's report,
-    a file that is not the published one with a one-line error."""
-    try:
-        # Pixels arrive in the working dtype once, so no batch is ever converted again.
-        (x_train, t_train), (x_test, t_test) = LOADERS[args.dataset](
-            normalize=True, flatten=True, one_hot_label=False, data_dir=args.data_dir,
-            dtype=DTYPES[args.dtype], verify=not args.no_verify,
-        )
-    except DatasetNotFoundError as exc:
-        # The loader's message says where it looked and why downloading failed.
-        raise SystemExit(f"{exc}\n{MISSING_DATA_HINT}") from exc
-    except ChecksumError as exc:
-        fail(str(exc).replace("turn the check off (verify=False)", "pass --no-verify"))
-    except (IDXError, OSError) as exc:
-        fail(str(exc))
-    return x_train, t_train, x_test, t_test
+def header(args: argparse.Namespace, blas: str) -> str:
+    """The first line of the run: what it is."""
+    name = OPTIMIZER_NAMES[args.optimizer]
+    lr_source = "" if args.lr_given else f", the default for {name}"
+    return (f"{cli.DATASET_NAMES[args.dataset]}, {name} (lr {args.lr:g}{lr_source}), "
+            f"batch {args.batch_size}, {cli.plural(args.iters, 'iteration')}, "
+            f"{cli.plural(args.hidden_size, 'hidden unit')}, {args.dtype}, seed {args.seed}; "
+            f"BLAS threads: {blas}")
+
+
+def blas_for(args: argparse.Namespace, probe: cli.LoadProbe) -> tuple[int | None, str]:
+    """The BLAS threads of this run: a resumed run keeps those of the run it continues
+    (unless --blas-threads says otherwise), so that it prints the same table."""
+    saved = 0 if args.checkpoint is None else int(args.checkpoint.get("run/blas_threads", 0))
+    if args.blas_threads == "auto" and saved and cli.threadpool_limits_class() is not None:
+        return saved, f"{saved} (as the run it continues)"
+    return cli.decide_blas_threads(args.blas_threads, probe)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Check the arguments, load the data, train (or go on training), print the table
-    and the total time (loading included, as the book's), save and plot if asked;
-    returns :func:`train`'s history with ``time`` the total."""
+    """Check the arguments, load the data, print the header, train (or go on
+    training), print the table and the total time (loading included, as the book's),
+    save and plot if asked; returns :func:`train`'s history with ``time`` the total."""
     args = parse_args(argv)
     recorder = GradFlowRecorder() if args.grad_flow else None
     start = time.perf_counter()
-    x_train, t_train, x_test, t_test = load_data(args)
-    history = train(x_train, t_train, x_test, t_test, iters=args.iters,
-                    batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                    hidden_size=args.hidden_size, seed=args.seed, eval_every=args.eval_every,
-                    resume=args.checkpoint, progress=not args.no_progress,
-                    grad_flow=recorder)
+    probe = cli.LoadProbe()  # measures the other work while the data loads
+    x_train, t_train, x_test, t_test = cli.load_data(PROG, args, flatten=True)
+    threads, blas = blas_for(args, probe)
+    print(header(args, blas), flush=True)
+    with cli.blas_threads(threads):
+        history = train(x_train, t_train, x_test, t_test, iters=args.iters,
+                        batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                        hidden_size=args.hidden_size, seed=args.seed,
+                        eval_every=args.eval_every, resume=args.checkpoint,
+                        progress=not args.no_progress, grad_flow=recorder)
+        in_effect = threads or cli.default_blas_threads() or 0
     history["time"] = time.perf_counter() - start
     print(f"total time: {history['time']:.1f} s", flush=True)
 
     if args.save:
         settings = {name: getattr(args, name) for name in SETTINGS}
-        path = serialization.save(checkpoint(history, settings), args.save)
+        path = serialization.save(checkpoint(history, settings, in_effect), args.save)
         print(f"checkpoint saved to {path}")
     if args.plot:
-        plot_history(history, args.plot)
+        title = cli.plot_title(args, OPTIMIZER_NAMES[args.optimizer])
+        plot_history(history, args.plot, title)
         print(f"learning curves saved to {args.plot}")
     if recorder is not None:
         recorder.plot(args.grad_flow)

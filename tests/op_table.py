@@ -127,6 +127,7 @@ _SPECS = [
     OpSpec("where", F.where, np.where, where_samples),
     OpSpec("astype", F.astype, lambda x, dtype: x.astype(dtype), astype_samples,
            methods=(lambda a, dtype: a.astype(dtype),)),
+    OpSpec("clone", F.clone, np.copy, unary(), methods=(lambda a: a.clone(),)),
     # reductions
     OpSpec("sum", F.sum, reduce_ref(np.sum), reduce_samples(),
            methods=(lambda a, axis, keepdims: a.sum(axis, keepdims),)),

@@ -92,3 +92,24 @@ def test_convnet_benchmark_table_runs(data_dir: Path, capsys: pytest.CaptureFixt
     assert "float32: tinygrad_edu / book = " in out
     book = results["rows"][1]
     assert book["vs_book"] == 1.0 and book["peak_mib"] > 0
+
+
+def test_blas_threads_benchmark_pieces(data_dir: Path) -> None:
+    """Its busy loops end by themselves, a run reports the threads it used, and the
+    summary divides by the idle default (the benchmark itself is run on an idle machine)."""
+    import subprocess
+
+    bench = _module("bench_blas_threads")
+    loop = subprocess.Popen([sys.executable, "-c", bench.BUSY_LOOP, "0.2"])
+    assert loop.wait(timeout=30) == 0
+    pytest.importorskip("threadpoolctl")
+    result = bench.run_once("1", 3, "mnist", str(data_dir), verify=False)
+    assert result["threads"] == 1 and result["time"] > 0
+    assert result["reason"] == "1 (--blas-threads 1)"
+    times = {(c, s): [t] for (c, s), t in zip(
+        [(c, s) for c in bench.CONDITIONS for s in bench.SETTINGS],
+        [2.0, 2.5, 2.04, 50.0, 3.0, 3.2])}
+    lines, targets = bench.summarize(times, dict.fromkeys(times, 1))
+    assert lines[2] == "| idle | default | 1 | 2.00 | 1.00 |"
+    assert targets["loaded_rule_over_idle_default"] == pytest.approx(1.6)
+    assert targets["loaded_target_met"] and targets["idle_target_met"]

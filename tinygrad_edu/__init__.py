@@ -25,6 +25,7 @@ from tinygrad_edu.autograd import (
     set_grad_enabled,
 )
 from tinygrad_edu.autograd import engine as _engine
+from tinygrad_edu.default_dtype import get_default_dtype, set_default_dtype
 from tinygrad_edu.factories import (
     arange,
     full,
@@ -37,6 +38,7 @@ from tinygrad_edu.factories import (
 )
 from tinygrad_edu.grad_mode import retain_grads
 from tinygrad_edu.gradcheck import GradcheckError, gradcheck, gradgradcheck, numerical_gradient
+from tinygrad_edu.random import manual_seed
 from tinygrad_edu.tensor import Tensor, make_op, tensor
 
 # The package's one late binding: Tensor's methods call the ops and the engine, which
@@ -51,7 +53,7 @@ __all__ = [
     "grad", "make_op", "GraphFreedError", "detect_anomaly", "AnomalyError", "functional",
     "gradcheck", "gradgradcheck",
     "numerical_gradient", "GradcheckError", "nn", "optim", "datasets", "data", "models",
-    "serialization", "retain_grads",
+    "serialization", "retain_grads", "manual_seed", "set_default_dtype", "get_default_dtype",
 ]
 
 # Submodules that pull in more than NumPy (or are simply larger) load on first use, so

@@ -7,6 +7,7 @@ forward on arrays with its backward closure right below it:
 ``ops/broadcasting.py``      reshape, broadcast_to, sum and ``unbroadcast``
 ``ops/arithmetic.py``        add, sub, mul, div, neg, matmul
 ``ops/elementwise.py``       exp, log, sqrt, pow, abs, tanh, sigmoid, relu, ...
+``ops/comparisons.py``       eq, ne, lt, le, gt, ge: boolean results, no graph
 ``ops/reductions.py``        mean, var, max, min, logsumexp, argmax, argmin
 ``ops/shape.py``             transpose, getitem, concatenate, stack, ...
 ``ops/losses.py``            softmax, log_softmax, mse_loss
@@ -29,22 +30,18 @@ from __future__ import annotations
 
 from tinygrad_edu.ops.arithmetic import add, div, matmul, mul, neg, sub
 from tinygrad_edu.ops.broadcasting import broadcast_to, reshape, sum, unbroadcast
+from tinygrad_edu.ops.comparisons import eq, ge, gt, le, lt, ne
 from tinygrad_edu.ops.conv import col2im, im2col
 from tinygrad_edu.ops.elementwise import (
     abs,
     astype,
     clip,
-    eq,
+    clone,
     exp,
-    ge,
-    gt,
-    le,
     leaky_relu,
     log,
-    lt,
     maximum,
     minimum,
-    ne,
     pow,
     relu,
     sigmoid,
@@ -76,7 +73,7 @@ __all__ = [
     "add", "sub", "mul", "div", "pow", "neg", "matmul", "linear",
     # elementwise
     "exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "clip",
-    "maximum", "minimum", "where", "astype",
+    "maximum", "minimum", "where", "astype", "clone",
     # reductions
     "sum", "mean", "max", "min", "var", "logsumexp",
     # shape

@@ -146,10 +146,12 @@ class TwoLayerNet(BookNetwork):
     Args:
         weight_init_std: std of the normal initial weights (the book's 0.01), or
             ``"he"`` / ``"xavier"``; biases start at zero.
-        rng: NumPy Generator or seed for the weights (None: fresh entropy, as in the book);
+        rng: NumPy Generator or seed for the weights (None: the default generator, from
+            fresh entropy unless ``tg.manual_seed`` seeded it);
             ``np.random.RandomState(s)`` gives the weights the book's network gets after
             ``np.random.seed(s)``.
-        dtype: float64 (default, for gradient checks) or float32 (faster training).
+        dtype: float64 (for gradient checks) or float32 (faster training); default
+            ``tg.get_default_dtype()``, float64 unless set.
 
     ``params[key]`` *is* the array the layers compute with: update it in place
     (``-=``), as the book's loop does; rebinding ``params[key] = new`` detaches it.
@@ -163,7 +165,7 @@ class TwoLayerNet(BookNetwork):
         weight_init_std: WeightInit = 0.01,
         *,
         rng: RandomSource = None,
-        dtype: Any = np.float64,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         gen = as_rng(rng, "TwoLayerNet")
@@ -226,7 +228,7 @@ class SimpleConvNet(BookNetwork):
         weight_init_std: WeightInit = 0.01,
         *,
         rng: RandomSource = None,
-        dtype: Any = np.float64,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         param = {**CONV_PARAM, **(conv_param or {})}

@@ -9,11 +9,9 @@ A Tensor holds
   ``parents`` (the op's input Tensors) and ``backward_fn`` (the closure from the
   upstream gradient to the parents' gradients).
 
-Every op lives in :mod:`tinygrad_edu.functional`; the methods and operators here are thin
-doors into it, so that ``a * b``, ``a.mul(b)`` and ``F.mul(a, b)`` are one code path.
-
-The operators and op methods (``+``, ``.sum()``, ...) are in
-:mod:`tinygrad_edu.tensor_methods`, the data structure and the graph are here.
+The data structure and the graph are here; the operators and op methods (``+``,
+``.sum()``, ...), thin doors into :mod:`tinygrad_edu.functional`, are in
+:mod:`tinygrad_edu.tensor_methods`.
 """
 
 from __future__ import annotations
@@ -127,7 +125,11 @@ class Tensor(TensorMethods):
 
     def bump_version(self) -> None:
         """Count one in-place change of this tensor's memory (the in-place ops call this;
-        call it yourself after writing through ``.data`` if you want the write checked)."""
+        call it yourself after writing through ``.data`` if you want the write checked).
+
+        >>> t = Tensor([1.0]); t.bump_version(); t.version
+        1
+        """
         if self._vc is None:
             self._vc = [0]
         self._vc[0] += 1
@@ -198,7 +200,11 @@ class Tensor(TensorMethods):
     # ------------------------------------------------------------------ conversions
 
     def item(self) -> Any:
-        """The single value of a one-element tensor, as a Python number."""
+        """The single value of a one-element tensor, as a Python number.
+
+        >>> Tensor([[2.5]]).item()
+        2.5
+        """
         if self.data.size != 1:
             raise ValueError(
                 f"item: only one-element tensors can be converted, got shape {self.shape}"
@@ -206,14 +212,27 @@ class Tensor(TensorMethods):
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared memory, no graph)."""
+        """The underlying array (shared memory, no graph).
+
+        >>> Tensor([1.0, 2.0]).numpy()
+        array([1., 2.])
+        """
         return self.data
 
     def tolist(self) -> Any:
+        """The values as (nested) Python lists.
+
+        >>> Tensor([[1.0, 2.0]]).tolist()
+        [[1.0, 2.0]]
+        """
         return self.data.tolist()
 
     def detach(self) -> Tensor:
-        """A tensor sharing the data (and its version counter), cut from the graph."""
+        """A tensor sharing the data (and its version counter), cut from the graph.
+
+        >>> x = Tensor([1.0], requires_grad=True); (x * 2).detach().requires_grad
+        False
+        """
         out = wrap(self.data)
         if self._vc is None:
             self._vc = [0]
@@ -221,7 +240,11 @@ class Tensor(TensorMethods):
         return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        """Set ``requires_grad`` in place on a leaf; returns self."""
+        """Set ``requires_grad`` in place on a leaf; returns self.
+
+        >>> Tensor([1.0]).requires_grad_().requires_grad
+        True
+        """
         if not self.is_leaf:
             raise RuntimeError(
                 f"requires_grad_: only leaves can change requires_grad; this tensor was "
@@ -235,13 +258,21 @@ class Tensor(TensorMethods):
     # ------------------------------------------------------------------ autograd
 
     def retain_grad(self) -> None:
-        """Keep ``.grad`` on this non-leaf tensor during backward."""
+        """Keep ``.grad`` on this non-leaf tensor during backward.
+
+        >>> x = Tensor([1.0], requires_grad=True); h = x * 3; h.retain_grad()
+        >>> (h * h).sum().backward(); h.grad
+        Tensor([6.], shape=(1,), dtype=float64)
+        """
         if not self.requires_grad:
             raise RuntimeError("retain_grad: tensor does not require grad")
         self._retains_grad = True
 
     def zero_grad(self) -> None:
-        """Forget the accumulated gradient (``grad = None``)."""
+        """Forget the accumulated gradient (``grad = None``).
+
+        >>> x = Tensor([1.0], requires_grad=True); x.sum().backward(); x.zero_grad(); x.grad
+        """
         self.grad = None
 
 

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tinygrad_edu import numpy_dispatch
+from tinygrad_edu.numpy_dispatch import NumpyDispatch
+
 if TYPE_CHECKING:
     from tinygrad_edu.tensor import ArrayLike, Tensor
 
@@ -27,53 +30,15 @@ def attach(ops: ModuleType, engine: ModuleType) -> None:
     """Hand Tensor its ops and its engine (called once, by ``tinygrad_edu/__init__``)."""
     global _ops, _engine
     _ops, _engine = ops, engine
+    numpy_dispatch.attach(ops)
 
 
-# NumPy ufuncs that this library has an op for: np.exp(t) is F.exp(t), and the graph is
-# recorded as for t.exp(). `ndarray - Tensor` reaches here too (NumPy calls the ufunc).
-_UFUNC_OPS = {
-    "add": "add", "subtract": "sub", "multiply": "mul", "true_divide": "div",
-    "divide": "div", "power": "pow", "matmul": "matmul", "negative": "neg",
-    "exp": "exp", "log": "log", "sqrt": "sqrt", "absolute": "abs", "tanh": "tanh",
-    "maximum": "maximum", "minimum": "minimum",
-}
-# Read-only inspections: a plain NumPy result computed on the data, as for an array.
-_UFUNC_INSPECT = {
-    "equal", "not_equal", "less", "less_equal", "greater", "greater_equal", "isfinite",
-    "isnan", "isinf", "sign", "signbit", "logical_not",
-}
-
-
-def _raw(x: Any) -> Any:
-    return x.data if isinstance(x, TensorMethods) else x
-
-
-class TensorMethods:
-    """The operators and methods of :class:`~tinygrad_edu.tensor.Tensor`."""
+class TensorMethods(NumpyDispatch):
+    """The operators and methods of :class:`~tinygrad_edu.tensor.Tensor` (and, through
+    :class:`~tinygrad_edu.numpy_dispatch.NumpyDispatch`, NumPy's functions on it)."""
 
     __slots__ = ()
     data: np.ndarray
-
-    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any,
-                        **kwargs: Any) -> Any:
-        name = ufunc.__name__
-        if "out" in kwargs:
-            raise TypeError(
-                f"np.{name} cannot write a Tensor's values into an array in place "
-                "(as in `p.data -= lr * p.grad`): use the gradient's array, "
-                "`p.data -= lr * p.grad.data`, or update the tensor itself, "
-                "`with tg.no_grad(): p -= lr * p.grad`"
-            )
-        if method == "__call__" and not kwargs:
-            if name in _UFUNC_OPS:
-                return getattr(_ops, _UFUNC_OPS[name])(*inputs)
-            if name in _UFUNC_INSPECT:
-                return ufunc(*(_raw(x) for x in inputs))
-        raise TypeError(
-            f"np.{name}{'' if method == '__call__' else '.' + method} is not supported on "
-            "Tensors: use the Tensor method or tinygrad_edu.functional op of the same "
-            "meaning, or apply it to `t.data` for a plain array without a graph"
-        )
 
     @property
     def T(self) -> Tensor:
@@ -88,6 +53,53 @@ class TensorMethods:
     def astype(self, dtype: Any) -> Tensor:
         """A copy converted to ``dtype``; differentiable between float dtypes."""
         return _ops.astype(self, dtype)
+
+    # ------------------------------------------------------------------ PyTorch's habits
+
+    def numel(self) -> int:
+        """The number of elements (PyTorch's name; ``.size`` is NumPy's, the same
+        number here, not PyTorch's ``size()``, which is the shape).
+
+        >>> import tinygrad_edu as tg
+        >>> tg.zeros(2, 3).numel()
+        6
+        """
+        return self.data.size
+
+    def clone(self) -> Tensor:
+        """A copy with its own memory that stays in the graph (d/dself = g)."""
+        return _ops.clone(self)
+
+    def float(self) -> Tensor:
+        """This tensor as float32: itself if it already is, else a differentiable copy
+        (PyTorch's ``.float()``).
+
+        >>> import tinygrad_edu as tg
+        >>> tg.ones(2).float().dtype
+        dtype('float32')
+        """
+        return self if self.data.dtype == np.float32 else _ops.astype(self, np.float32)
+
+    def double(self) -> Tensor:
+        """This tensor as float64: itself if it already is, else a copy (``.double()``).
+
+        >>> import numpy as np, tinygrad_edu as tg
+        >>> tg.ones(2, dtype=np.float32).double().dtype
+        dtype('float64')
+        """
+        return self if self.data.dtype == np.float64 else _ops.astype(self, np.float64)
+
+    def __format__(self, spec: str) -> str:
+        """``f"{loss:.4f}"`` formats the value of a one-element tensor; an empty spec
+        gives ``str(t)``."""
+        if not spec:
+            return str(self)
+        if self.data.size != 1:
+            raise TypeError(
+                f"format: only a one-element tensor takes a format spec ({spec!r}); this "
+                f"one has shape {self.data.shape} (format t.item(), or t.data's elements)"
+            )
+        return format(self.data.item(), spec)
 
     def backward(
         self,
@@ -271,28 +283,46 @@ class TensorMethods:
     def minimum(self, other: ArrayLike) -> Tensor:
         return _ops.minimum(self, other)
 
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.sum(self, axis, keepdims)
+    # Reductions and axis-taking ops take NumPy's axis/keepdims or PyTorch's dim/keepdim
+    # (keyword-only, not both); the op resolves them. Where PyTorch's method returns
+    # something else, its docstring says so.
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.mean(self, axis, keepdims)
+    def sum(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: bool | None = None) -> Tensor:
+        """Sum over ``axis`` (or ``dim``), as :func:`~tinygrad_edu.functional.sum`."""
+        return _ops.sum(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.max(self, axis, keepdims)
+    def mean(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+             keepdim: bool | None = None) -> Tensor:
+        """Mean over ``axis`` (or ``dim``)."""
+        return _ops.mean(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.min(self, axis, keepdims)
+    def max(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: bool | None = None) -> Tensor:
+        """Maximum values over ``axis`` (or ``dim``): PyTorch's ``amax``. PyTorch's
+        ``max(dim=)`` also returns the indices; here they are ``argmax(dim=)``."""
+        return _ops.max(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-        return _ops.var(self, axis, keepdims, ddof)
+    def min(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+            keepdim: bool | None = None) -> Tensor:
+        """Minimum values over ``axis`` (or ``dim``): PyTorch's ``amin`` (see max)."""
+        return _ops.min(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def argmax(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    def var(self, axis: Any = None, keepdims: bool = False, ddof: int = 0, *,
+            dim: Any = None, keepdim: bool | None = None) -> Tensor:
+        """Variance with NumPy's ``ddof=0``; PyTorch's ``var`` is unbiased by default
+        (pass ``ddof=1`` for its value)."""
+        return _ops.var(self, axis, keepdims, ddof, dim=dim, keepdim=keepdim)
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False, *,
+               dim: int | None = None, keepdim: bool | None = None) -> Tensor:
         """Indices of the maxima (no graph)."""
-        return _ops.argmax(self, axis, keepdims)
+        return _ops.argmax(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
-    def argmin(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
+    def argmin(self, axis: int | None = None, keepdims: bool = False, *,
+               dim: int | None = None, keepdim: bool | None = None) -> Tensor:
         """Indices of the minima (no graph)."""
-        return _ops.argmin(self, axis, keepdims)
+        return _ops.argmin(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
     def reshape(self, *shape: Any) -> Tensor:
         return _ops.reshape(self, shape[0] if len(shape) == 1 else shape)
@@ -311,28 +341,26 @@ class TensorMethods:
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         return _ops.flatten(self, start_dim, end_dim)
 
-    def squeeze(self, axis: Any = None) -> Tensor:
-        return _ops.squeeze(self, axis)
+    def squeeze(self, axis: Any = None, *, dim: Any = None) -> Tensor:
+        return _ops.squeeze(self, axis, dim=dim)
 
-    def unsqueeze(self, axis: int) -> Tensor:
-        return _ops.unsqueeze(self, axis)
+    def unsqueeze(self, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+        return _ops.unsqueeze(self, axis, dim=dim)
 
     def expand(self, *shape: Any) -> Tensor:
         return _ops.broadcast_to(self, shape[0] if len(shape) == 1 else shape)
 
     broadcast_to = expand
 
-    def softmax(self, axis: int = -1) -> Tensor:
-        return _ops.softmax(self, axis)
+    def softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        return _ops.softmax(self, axis, dim=dim)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return _ops.log_softmax(self, axis)
+    def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        return _ops.log_softmax(self, axis, dim=dim)
 
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return _ops.logsumexp(self, axis, keepdims)
-
-
-
+    def logsumexp(self, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+                  keepdim: bool | None = None) -> Tensor:
+        return _ops.logsumexp(self, axis, keepdims, dim=dim, keepdim=keepdim)
 
 
 def _axes_arg(axes: tuple[Any, ...]) -> Any:

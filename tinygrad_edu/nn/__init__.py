@@ -9,7 +9,8 @@
 [(4, 8), (8,), (8, 3), (3,)]
 """
 
-from tinygrad_edu.nn import init
+from tinygrad_edu.nn import init, utils
+from tinygrad_edu.nn.containers import ModuleDict, ModuleList
 from tinygrad_edu.nn.conv import AvgPool2d, Conv2d, Convolution, Flatten, MaxPool2d, Pooling
 from tinygrad_edu.nn.layers import (
     Affine,
@@ -36,6 +37,8 @@ __all__ = [
     "Sigmoid",
     "Tanh",
     "Sequential",
+    "ModuleList",
+    "ModuleDict",
     "Dropout",
     "BatchNorm1d",
     "Conv2d",
@@ -48,4 +51,5 @@ __all__ = [
     "SoftmaxWithLoss",
     "MSELoss",
     "init",
+    "utils",
 ]

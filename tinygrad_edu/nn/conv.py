@@ -63,7 +63,8 @@ class Conv2d(Module):
 
     ``weight_init``: ``"he"`` (default), ``"xavier"``, a float std or a callable
     ``(weight, rng)`` (see the module's docstring); ``rng``: a Generator, a
-    RandomState or a seed; ``dtype``: float64 (default) or float32.
+    RandomState or a seed; ``dtype``: float64 or float32 (default:
+    ``tg.get_default_dtype()``).
 
     >>> conv = Conv2d(1, 30, 5, rng=0)
     >>> conv.weight.shape, conv(np.zeros((2, 1, 28, 28))).shape
@@ -81,7 +82,7 @@ class Conv2d(Module):
         *,
         weight_init: WeightInit = "he",
         rng: RandomSource = None,
-        dtype: Any = np.float64,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         name = type(self).__name__

@@ -1,10 +1,10 @@
 """Weight initialisation, in place, keeping the array's dtype.
 
 Every function takes a Tensor (or ndarray) and a random source ``rng`` (a NumPy
-``Generator`` or ``RandomState``, an int seed, or None for fresh entropy), overwrites the
-values in place and returns its argument. Samples are drawn in float64 and rounded to
-the array's dtype, so a float32 and a float64 network built from the same seed hold the
-same weights up to rounding.
+``Generator`` or ``RandomState``, an int seed, or None for the default generator that
+``tg.manual_seed`` seeds), overwrites the values in place and returns its argument.
+Samples are drawn in float64 and rounded to the array's dtype, so a float32 and a
+float64 network built from the same seed hold the same weights up to rounding.
 
 Weights are laid out ``(in, out)`` as in the book's ``Affine`` (``x @ W``), so
 ``fan_in = shape[0]`` and ``fan_out = shape[1]``; for N-D arrays the last axis is the

@@ -3,8 +3,9 @@
 Each layer's forward is built from :mod:`tinygrad_edu.functional` ops, so its backward
 comes from autograd; the derivatives in the docstrings are what those ops compute.
 
-Parameters are created in the ``dtype`` given to the constructor (float64 by default,
-float32 for speed) and stay in it: updates and loads write into them in place.
+Parameters are created in the ``dtype`` given to the constructor (by default the default
+dtype, float64 unless ``tg.set_default_dtype`` changed it; float32 for speed) and stay
+in it: updates and loads write into them in place.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import functional as F
+from tinygrad_edu.default_dtype import float_dtype
 from tinygrad_edu.nn import init
 from tinygrad_edu.nn.module import Module, Parameter
 from tinygrad_edu.random import RandomSource, Rng, as_rng
@@ -46,12 +48,10 @@ _INITS: dict[str, Callable[[Tensor, Rng], Any]] = {
 
 
 def parameter_dtype(dtype: Any, where: str) -> np.dtype:
-    """``dtype`` as a NumPy dtype, which must be a float dtype (``where`` names the layer
-    in the error)."""
-    dt = np.dtype(dtype)
-    if dt.kind != "f":
-        raise TypeError(f"{where}: parameters need a floating dtype, got {dt}")
-    return dt
+    """``dtype`` as a NumPy dtype, which must be a float dtype; None is the default
+    dtype (:func:`tinygrad_edu.get_default_dtype`). ``where`` names the layer in the
+    error."""
+    return float_dtype(dtype, where)
 
 
 def positive_int(value: Any, name: str, where: str) -> int:
@@ -102,8 +102,8 @@ class Linear(Module):
 
     ``weight_init``: ``"he"`` (default, He normal std sqrt(2/in), the choice for ReLU
     networks), ``"xavier"``, a float std, or a callable ``(weight, rng)``; biases start
-    at zero. ``rng``: a NumPy Generator, a RandomState or a seed. ``dtype``: float64
-    (default) or float32.
+    at zero. ``rng``: a NumPy Generator, a RandomState or a seed. ``dtype``: float64 or
+    float32 (default: ``tg.get_default_dtype()``).
 
     >>> layer = Linear(3, 2, rng=0)
     >>> layer.weight.shape, layer.bias.shape
@@ -120,7 +120,7 @@ class Linear(Module):
         *,
         weight_init: WeightInit = "he",
         rng: RandomSource = None,
-        dtype: Any = np.float64,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         dt = parameter_dtype(dtype, type(self).__name__)
@@ -303,7 +303,7 @@ class BatchNorm1d(Module):
         momentum: float | None = 0.1,
         *,
         affine: bool = True,
-        dtype: Any = np.float64,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         dt = parameter_dtype(dtype, "BatchNorm1d")

@@ -9,6 +9,7 @@ such as BatchNorm's running statistics.
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
@@ -147,6 +148,12 @@ class Module:
             buffers[name] = value
         else:
             modules.pop(name, None)
+            if isinstance(value, (list, tuple)) and any(isinstance(v, Module) for v in value):
+                warnings.warn(
+                    f"{type(self).__name__}.{name} is a {type(value).__name__} of modules, "
+                    "which registers none of them: their parameters are not in "
+                    "parameters(), state_dict() or an optimizer; hold them in an "
+                    "nn.ModuleList", stacklevel=2)
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:

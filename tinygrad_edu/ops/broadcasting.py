@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.ops.helpers import as_tensor, keepdims_shape, normalize_axes
+from tinygrad_edu.ops.helpers import as_tensor, keepdims_shape, normalize_axes, resolve_axis
 from tinygrad_edu.tensor import ArrayLike, Tensor, record
 from tinygrad_edu.versions import share_version
 
@@ -75,8 +75,10 @@ def broadcast_to(a: ArrayLike, shape: Any) -> Tensor:
     return share_version(record(out, (a,), backward, "broadcast_to"), a)
 
 
-def sum(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Sum over ``axis`` (None: all; int or tuple; negative allowed).
+def sum(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+        keepdim: bool | None = None) -> Tensor:
+    """Sum over ``axis`` (None: all; int or tuple; negative allowed); ``dim`` and
+    ``keepdim`` are PyTorch's names for ``axis`` and ``keepdims``.
     d/da = 1, broadcast back over the summed axes.
 
     Shape: a's shape without the summed axes (kept as size 1 with ``keepdims``).
@@ -93,6 +95,7 @@ def sum(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     Tensor([[1. 1. 1.]
             [1. 1. 1.]], shape=(2, 3), dtype=float64)
     """
+    axis, keepdims = resolve_axis("sum", axis, dim, keepdims, keepdim)
     a = as_tensor(a)
     axes = normalize_axes(axis, a.ndim, "sum")
     shape = a.shape

@@ -1,5 +1,5 @@
 """Elementwise functions: exp, log, sqrt, pow, abs, tanh, sigmoid, relu, leaky_relu,
-clip, maximum, minimum, where and astype; and the comparisons, which carry no graph.
+clip, maximum, minimum, where, astype and clone; and the comparisons, which carry no graph.
 
 At a kink the derivative follows PyTorch: relu'(0) = 0, abs'(0) = 0, and maximum and
 minimum split a tie half and half.
@@ -23,7 +23,7 @@ from tinygrad_edu.tensor import ArrayLike, Tensor, record, wrap
 
 __all__ = [
     "exp", "log", "sqrt", "pow", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "clip",
-    "maximum", "minimum", "where", "astype", "eq", "ne", "lt", "le", "gt", "ge",
+    "maximum", "minimum", "where", "astype", "clone",
 ]
 
 
@@ -332,65 +332,18 @@ def astype(a: ArrayLike, dtype: Any) -> Tensor:
     return record(out, (a,), backward, "astype")
 
 
-# ---------------------------------------------------------------------------- comparisons
-# Comparisons are flat (zero gradient almost everywhere), so they record no graph and
-# return boolean tensors, as in PyTorch.
+def clone(a: ArrayLike) -> Tensor:
+    """A copy of ``a`` with its own memory, kept in the graph (PyTorch's clone): an
+    in-place change of the copy leaves ``a`` alone. Shape: a's. d/da = g.
 
-
-def _compare(a: ArrayLike, b: ArrayLike, fn: Any, op: str) -> Tensor:
-    a, b = pair(a, b)
-    return wrap(np.asarray(broadcast_forward(op, fn, a, b)))
-
-
-def eq(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a == b elementwise, as a boolean tensor with no graph.
-
-    >>> eq(Tensor([1.0, 2.0]), 2.0)
-    Tensor([False  True], shape=(2,), dtype=bool)
+    >>> x = Tensor([1.0, 2.0], requires_grad=True)
+    >>> y = clone(x)
+    >>> y.op, y.data is x.data
+    ('clone', False)
     """
-    return _compare(a, b, np.equal, "eq")
+    a = as_tensor(a)
 
+    def backward(g: Tensor) -> tuple[Tensor]:
+        return (g,)
 
-def ne(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a != b elementwise, as a boolean tensor with no graph.
-
-    >>> ne(Tensor([1.0, 2.0, 3.0]), 2.0)
-    Tensor([ True False  True], shape=(3,), dtype=bool)
-    """
-    return _compare(a, b, np.not_equal, "ne")
-
-
-def lt(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a < b elementwise, as a boolean tensor with no graph.
-
-    >>> lt(Tensor([1.0, 2.0, 3.0]), 2.0)
-    Tensor([ True False False], shape=(3,), dtype=bool)
-    """
-    return _compare(a, b, np.less, "lt")
-
-
-def le(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a <= b elementwise, as a boolean tensor with no graph.
-
-    >>> le(Tensor([1.0, 2.0, 3.0]), 2.0)
-    Tensor([ True  True False], shape=(3,), dtype=bool)
-    """
-    return _compare(a, b, np.less_equal, "le")
-
-
-def gt(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a > b elementwise, as a boolean tensor with no graph.
-
-    >>> gt(Tensor([1.0, 2.0, 3.0]), 2.0)
-    Tensor([False False  True], shape=(3,), dtype=bool)
-    """
-    return _compare(a, b, np.greater, "gt")
-
-
-def ge(a: ArrayLike, b: ArrayLike) -> Tensor:
-    """a >= b elementwise, as a boolean tensor with no graph.
-
-    >>> ge(Tensor([1.0, 2.0, 3.0]), 2.0)
-    Tensor([False  True  True], shape=(3,), dtype=bool)
-    """
-    return _compare(a, b, np.greater_equal, "ge")
+    return record(a.data.copy(), (a,), backward, "clone")

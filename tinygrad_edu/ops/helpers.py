@@ -22,9 +22,8 @@ from tinygrad_edu.tensor import ArrayLike, Tensor, record, wrap
 from tinygrad_edu.versions import modified_error
 
 __all__ = [
-    "as_tensor", "pair", "broadcast_error", "broadcast_forward", "normalize_axes",
-    "normalize_axis",
-    "keepdims_shape", "record_using_output",
+    "as_tensor", "pair", "broadcast_error", "broadcast_forward", "resolve_axis",
+    "normalize_axes", "normalize_axis", "keepdims_shape", "record_using_output",
 ]
 
 
@@ -71,6 +70,46 @@ def broadcast_forward(op: str, fn: Callable[[Any, Any], Any], a: Tensor,
 
 def _is_int(x: Any) -> bool:
     return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def resolve_axis(
+    op: str,
+    axis: Any,
+    dim: Any,
+    keepdims: bool = False,
+    keepdim: bool | None = None,
+    *,
+    default: Any = None,
+    required: bool = False,
+) -> tuple[Any, bool]:
+    """NumPy's ``axis``/``keepdims`` from either spelling: every op that takes an axis
+    also takes PyTorch's ``dim``/``keepdim`` (keyword-only), and calls this once.
+
+    ``default`` is the op's default axis (None for reductions, -1 for softmax, 0 for
+    concatenate): an ``axis`` other than it, given together with ``dim``, is both
+    spellings at once, and so is ``keepdims=True`` with any ``keepdim``; either is a
+    TypeError naming ``op``. ``required``: the op has no default axis (unsqueeze).
+
+    >>> resolve_axis("sum", None, 1, keepdim=True)
+    (1, True)
+    >>> resolve_axis("sum", 0, 1)
+    Traceback (most recent call last):
+        ...
+    TypeError: sum: got both axis=0 and dim=1; pass one of them (dim is PyTorch's name for axis)
+    """
+    if dim is not None:
+        if axis is not default and axis != default:
+            raise TypeError(f"{op}: got both axis={axis!r} and dim={dim!r}; pass one of them "
+                            "(dim is PyTorch's name for axis)")
+        axis = dim
+    if keepdim is not None:
+        if keepdims:
+            raise TypeError(f"{op}: got both keepdims={keepdims!r} and keepdim={keepdim!r}; "
+                            "pass one of them (keepdim is PyTorch's name for keepdims)")
+        keepdims = keepdim
+    if required and axis is None:
+        raise TypeError(f"{op}: missing the axis (pass axis= or dim=)")
+    return axis, bool(keepdims)
 
 
 def normalize_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...]:

@@ -17,6 +17,7 @@ from tinygrad_edu.ops.helpers import (
     normalize_axis,
     pair,
     record_using_output,
+    resolve_axis,
 )
 from tinygrad_edu.ops.reductions import mean
 from tinygrad_edu.tensor import ArrayLike, Tensor, wrap
@@ -50,9 +51,9 @@ def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
     return e
 
 
-def softmax(a: ArrayLike, axis: int = -1) -> Tensor:
-    """exp(a) / sum(exp(a)) along ``axis``, max-shifted against overflow.
-    d/da = s * (g - sum(g * s)).
+def softmax(a: ArrayLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """exp(a) / sum(exp(a)) along ``axis`` (or PyTorch's ``dim``), max-shifted against
+    overflow. d/da = s * (g - sum(g * s)).
 
     Shape: a's shape; the entries along ``axis`` sum to 1.
 
@@ -65,6 +66,7 @@ def softmax(a: ArrayLike, axis: int = -1) -> Tensor:
     >>> x.grad.data.round(4)                      # s0 (1 - s0), -s0 s1
     array([ 0.1875, -0.1875])
     """
+    axis, _ = resolve_axis("softmax", axis, dim, default=-1)
     a = as_tensor(a)
     ax = normalize_axis(axis, a.ndim, "softmax")
 
@@ -74,8 +76,8 @@ def softmax(a: ArrayLike, axis: int = -1) -> Tensor:
     return record_using_output(softmax_array(a.data, ax), (a,), backward, "softmax")
 
 
-def log_softmax(a: ArrayLike, axis: int = -1) -> Tensor:
-    """a - logsumexp(a) along ``axis``. d/da = g - softmax(a) * sum(g).
+def log_softmax(a: ArrayLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """a - logsumexp(a) along ``axis`` (or ``dim``). d/da = g - softmax(a) * sum(g).
 
     Shape: a's shape.
 
@@ -87,6 +89,7 @@ def log_softmax(a: ArrayLike, axis: int = -1) -> Tensor:
     >>> x.grad
     Tensor([ 0.5 -0.5], shape=(2,), dtype=float64)
     """
+    axis, _ = resolve_axis("log_softmax", axis, dim, default=-1)
     a = as_tensor(a)
     ax = normalize_axis(axis, a.ndim, "log_softmax")
     if a.shape[ax] == 0:

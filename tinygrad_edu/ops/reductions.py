@@ -1,6 +1,10 @@
 """Reductions: mean, var, max, min and logsumexp (``sum`` is in
 :mod:`tinygrad_edu.ops.broadcasting`), and argmax/argmin, which carry no graph.
 
+Each takes NumPy's ``axis``/``keepdims`` or PyTorch's ``dim``/``keepdim`` (keyword-only;
+not both), and returns this library's values where PyTorch's differ: ``max(dim=1)`` is
+the values (``torch.amax``), ``var`` has NumPy's ``ddof=0``.
+
 Every backward undoes its reduction with :func:`expand_reduced`: the gradient gets its
 reduced axes back (size 1), then is broadcast to the input's shape.
 """
@@ -14,14 +18,20 @@ import numpy as np
 from tinygrad_edu.ops.arithmetic import div, mul, sub
 from tinygrad_edu.ops.broadcasting import expand_reduced, sum
 from tinygrad_edu.ops.elementwise import exp
-from tinygrad_edu.ops.helpers import as_tensor, normalize_axes, record_using_output
+from tinygrad_edu.ops.helpers import (
+    as_tensor,
+    normalize_axes,
+    record_using_output,
+    resolve_axis,
+)
 from tinygrad_edu.tensor import ArrayLike, Tensor, record, wrap
 
 __all__ = ["mean", "var", "max", "min", "logsumexp", "argmax", "argmin"]
 
 
-def mean(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Mean over ``axis``. d/da = 1 / (number of elements averaged).
+def mean(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+         keepdim: bool | None = None) -> Tensor:
+    """Mean over ``axis`` (or ``dim``). d/da = 1 / (number of elements averaged).
 
     Shape: a's shape without the reduced axes (kept as size 1 with ``keepdims``).
 
@@ -34,6 +44,7 @@ def mean(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     Tensor([[0.5 0.5]
             [0.5 0.5]], shape=(2, 2), dtype=float64)
     """
+    axis, keepdims = resolve_axis("mean", axis, dim, keepdims, keepdim)
     a = as_tensor(a)
     axes = normalize_axes(axis, a.ndim, "mean")
     count = int(np.prod([a.shape[i] for i in axes]))
@@ -42,9 +53,11 @@ def mean(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     return div(sum(a, axes, keepdims), float(count))
 
 
-def var(a: ArrayLike, axis: Any = None, keepdims: bool = False, ddof: int = 0) -> Tensor:
-    """Variance over ``axis`` (NumPy's default ddof=0; ddof=1 for the unbiased one).
-    d/da = 2 (a - mean) / (n - ddof).
+def var(a: ArrayLike, axis: Any = None, keepdims: bool = False, ddof: int = 0, *,
+        dim: Any = None, keepdim: bool | None = None) -> Tensor:
+    """Variance over ``axis`` (or ``dim``), NumPy's default ddof=0; ddof=1 for the
+    unbiased one. PyTorch's ``var`` is unbiased by default (``correction=1``): pass
+    ``ddof=1`` for its value. d/da = 2 (a - mean) / (n - ddof).
 
     Shape: a's shape without the reduced axes (kept as size 1 with ``keepdims``).
 
@@ -56,6 +69,7 @@ def var(a: ArrayLike, axis: Any = None, keepdims: bool = False, ddof: int = 0) -
     >>> x.grad
     Tensor([-0.75 -0.25  0.25  0.75], shape=(4,), dtype=float64)
     """
+    axis, keepdims = resolve_axis("var", axis, dim, keepdims, keepdim)
     a = as_tensor(a)
     axes = normalize_axes(axis, a.ndim, "var")
     count = int(np.prod([a.shape[i] for i in axes])) - ddof
@@ -84,9 +98,13 @@ def _reduce_extremum(a: ArrayLike, axis: Any, keepdims: bool, op: str) -> Tensor
     return record(out, (a,), backward, op, (a,))
 
 
-def max(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Maximum over ``axis``. The gradient goes to the maximal entries, split evenly
-    between ties (as NumPy's amax and PyTorch's amax).
+def max(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+        keepdim: bool | None = None) -> Tensor:
+    """Maximum over ``axis`` (or ``dim``). The gradient goes to the maximal entries,
+    split evenly between ties (as NumPy's amax and PyTorch's amax).
+
+    The values only, also with ``dim``: PyTorch's ``max(dim=...)`` returns (values,
+    indices); here that is ``max(a, dim=d)`` and ``argmax(a, dim=d)``.
 
     d/da = g / (number of maximal entries) at each maximal entry, 0 elsewhere.
     PyTorch's ``max(dim=)`` returns (values, indices); here the indices are :func:`argmax`.
@@ -101,11 +119,14 @@ def max(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     Tensor([[0.  0.5 0.5]
             [1.  0.  0. ]], shape=(2, 3), dtype=float64)
     """
+    axis, keepdims = resolve_axis("max", axis, dim, keepdims, keepdim)
     return _reduce_extremum(a, axis, keepdims, "max")
 
 
-def min(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Minimum over ``axis``; ties split the gradient evenly.
+def min(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+        keepdim: bool | None = None) -> Tensor:
+    """Minimum over ``axis`` (or ``dim``); ties split the gradient evenly. The values
+    only, as for :func:`max` (PyTorch's ``min(dim=...)`` adds the indices).
 
     d/da = g / (number of minimal entries) at each minimal entry, 0 elsewhere.
     Shape: a's shape without the reduced axes (kept as size 1 with ``keepdims``).
@@ -119,12 +140,14 @@ def min(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     Tensor([[1. 0.]
             [0. 0.]], shape=(2, 2), dtype=float64)
     """
+    axis, keepdims = resolve_axis("min", axis, dim, keepdims, keepdim)
     return _reduce_extremum(a, axis, keepdims, "min")
 
 
-def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """log(sum(exp(a))) over ``axis``, shifted by the max so nothing overflows.
-    d/da = softmax(a) along the reduced axes.
+def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
+              keepdim: bool | None = None) -> Tensor:
+    """log(sum(exp(a))) over ``axis`` (or ``dim``), shifted by the max so nothing
+    overflows. d/da = softmax(a) along the reduced axes.
 
     Shape: a's shape without the reduced axes (kept as size 1 with ``keepdims``).
 
@@ -136,6 +159,7 @@ def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     >>> x.grad
     Tensor([0.5 0.5], shape=(2,), dtype=float64)
     """
+    axis, keepdims = resolve_axis("logsumexp", axis, dim, keepdims, keepdim)
     a = as_tensor(a)
     axes = normalize_axes(axis, a.ndim, "logsumexp")
     # initial=-inf: a size-0 axis gives -inf, the log of an empty sum, as NumPy would.
@@ -152,20 +176,25 @@ def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     return record_using_output(out, (a,), backward, "logsumexp", (a,))
 
 
-def argmax(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Indices of the maxima along ``axis`` (None: of the flattened tensor); no graph.
+def argmax(a: ArrayLike, axis: int | None = None, keepdims: bool = False, *,
+           dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    """Indices of the maxima along ``axis`` or ``dim`` (None: of the flattened tensor);
+    no graph.
 
     Shape: a's shape without ``axis`` (size 1 with ``keepdims``); () for None.
 
     >>> argmax(Tensor([[1.0, 3.0], [4.0, 2.0]]), axis=1)
     Tensor([1 0], shape=(2,), dtype=int64)
     """
+    axis, keepdims = resolve_axis("argmax", axis, dim, keepdims, keepdim)
     a = as_tensor(a)
     return wrap(np.asarray(np.argmax(a.data, axis=axis, keepdims=keepdims)))
 
 
-def argmin(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Tensor:
-    """Indices of the minima along ``axis`` (None: of the flattened tensor); no graph.
+def argmin(a: ArrayLike, axis: int | None = None, keepdims: bool = False, *,
+           dim: int | None = None, keepdim: bool | None = None) -> Tensor:
+    """Indices of the minima along ``axis`` or ``dim`` (None: of the flattened tensor);
+    no graph.
 
     Shape: a's shape without ``axis`` (size 1 with ``keepdims``); () for None.
 
@@ -173,5 +202,6 @@ def argmin(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Ten
     >>> argmin(tg.Tensor([[1.0, 3.0], [4.0, 2.0]]), axis=1)
     Tensor([0 1], shape=(2,), dtype=int64)
     """
+    axis, keepdims = resolve_axis("argmin", axis, dim, keepdims, keepdim)
     a = as_tensor(a)
     return wrap(np.asarray(np.argmin(a.data, axis=axis, keepdims=keepdims)))

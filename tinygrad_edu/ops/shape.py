@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu.ops.broadcasting import broadcast_to, reshape
-from tinygrad_edu.ops.helpers import as_tensor, normalize_axes, normalize_axis
+from tinygrad_edu.ops.helpers import as_tensor, normalize_axes, normalize_axis, resolve_axis
 from tinygrad_edu.tensor import ArrayLike, Tensor, record
 from tinygrad_edu.versions import share_version
 
@@ -112,8 +112,9 @@ def flatten(a: ArrayLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(a, a.shape[:start] + (merged,) + a.shape[end + 1:])
 
 
-def squeeze(a: ArrayLike, axis: Any = None) -> Tensor:
-    """Drop size-1 axes (all of them, or those in ``axis``).
+def squeeze(a: ArrayLike, axis: Any = None, *, dim: Any = None) -> Tensor:
+    """Drop size-1 axes (all of them, or those in ``axis`` or ``dim``). Unlike PyTorch,
+    which leaves an axis of another size alone, naming one is an error (as NumPy).
 
     Shape: a's shape without those axes. d/da = g reshaped back.
 
@@ -123,6 +124,7 @@ def squeeze(a: ArrayLike, axis: Any = None) -> Tensor:
     >>> squeeze(x).shape, squeeze(x, 0).shape
     ((3,), (3, 1))
     """
+    axis, _ = resolve_axis("squeeze", axis, dim)
     a = as_tensor(a)
     if axis is None:
         axes = tuple(i for i, n in enumerate(a.shape) if n == 1)
@@ -136,8 +138,8 @@ def squeeze(a: ArrayLike, axis: Any = None) -> Tensor:
     return reshape(a, tuple(n for i, n in enumerate(a.shape) if i not in axes))
 
 
-def unsqueeze(a: ArrayLike, axis: int) -> Tensor:
-    """Insert a size-1 axis at ``axis`` (negative counts from the new end).
+def unsqueeze(a: ArrayLike, axis: int | None = None, *, dim: int | None = None) -> Tensor:
+    """Insert a size-1 axis at ``axis`` or ``dim`` (negative counts from the new end).
 
     Shape: a's shape with a 1 inserted. d/da = g reshaped back.
 
@@ -146,6 +148,7 @@ def unsqueeze(a: ArrayLike, axis: int) -> Tensor:
     >>> unsqueeze(x, 0).shape, unsqueeze(x, -1).shape
     ((1, 3), (3, 1))
     """
+    axis, _ = resolve_axis("unsqueeze", axis, dim, required=True)
     a = as_tensor(a)
     ax = normalize_axis(axis, a.ndim + 1, "unsqueeze")
     return reshape(a, a.shape[:ax] + (1,) + a.shape[ax:])
@@ -243,8 +246,10 @@ def _scatter_add(g: Tensor, index: Any, shape: tuple[int, ...], accumulate: bool
     return record(out, (g,), backward, "scatter_add")
 
 
-def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis. d/d(each) = its slice of g.
+def concatenate(tensors: Sequence[ArrayLike], axis: int = 0, *,
+                dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (``axis`` or ``dim``). d/d(each) = its slice
+    of g.
 
     Shapes: equal except along ``axis``, where the result's size is the sum of theirs.
 
@@ -258,6 +263,7 @@ def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     >>> b.grad
     Tensor([[3. 3.]], shape=(1, 2), dtype=float64)
     """
+    axis, _ = resolve_axis("concatenate", axis, dim, default=0)
     ts = [as_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("concatenate: needs at least one tensor")
@@ -284,7 +290,7 @@ def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     return record(out, tuple(ts), backward, "concatenate")
 
 
-def cat(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
+def cat(tensors: Sequence[ArrayLike], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """PyTorch's name for :func:`concatenate`.
 
     Shapes and derivative: as :func:`concatenate`.
@@ -293,11 +299,13 @@ def cat(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     >>> cat([tg.Tensor([1.0]), tg.Tensor([2.0, 3.0])])
     Tensor([1. 2. 3.], shape=(3,), dtype=float64)
     """
+    axis, _ = resolve_axis("cat", axis, dim, default=0)
     return concatenate(tensors, axis)
 
 
-def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
-    """Join same-shaped tensors along a new axis. d/d(each) = g indexed along it.
+def stack(tensors: Sequence[ArrayLike], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join same-shaped tensors along a new axis (``axis`` or ``dim``). d/d(each) = g
+    indexed along it.
 
     Shapes: all equal, S; the result has S with len(tensors) inserted at ``axis``.
 
@@ -306,6 +314,7 @@ def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     >>> stack([a, b]).shape, stack([a, b], axis=1).shape
     ((2, 3), (3, 2))
     """
+    axis, _ = resolve_axis("stack", axis, dim, default=0)
     ts = [as_tensor(t) for t in tensors]
     if not ts:
         raise ValueError("stack: needs at least one tensor")
