@@ -62,7 +62,7 @@ class Tensor(TensorMethods):
     _vc: list[int] | None
     # What the op's backward reads, and the versions it had when the op ran.
     _saved: tuple[Tensor, ...]
-    _saved_versions: tuple[int, ...]
+    _saved_versions: tuple[int, ...] | None
 
     def __init__(self, data: ArrayLike, requires_grad: bool = False, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
@@ -284,8 +284,8 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
     """The result of an op: records the graph only if grad mode is on and a parent
     requires grad. Every graph node is born here.
 
-    ``saved`` lists the tensors whose values the backward reads (PyTorch's rule: only
-    those; ``add`` needs none, ``mul`` both operands). Their versions are remembered, and
+    ``saved``: the tensors the backward reads (PyTorch's rule: only those; ``add`` none,
+    ``mul`` both: pass the parents tuple itself). Their versions are remembered, and
     backward refuses to run if an in-place op changed one of them since.
 
     The built-in ops call this directly (it checks nothing, for speed); your own ops
@@ -314,7 +314,7 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
             t._gen = gen + 1
             t._vc = None
             t._saved = saved
-            t._saved_versions = saved_versions(saved) if saved else ()
+            t._saved_versions = saved_versions(saved)
             t._retains_grad = grad_mode.retain_all  # tg.retain_grads() teaching mode
             return t
     t._retains_grad = False

@@ -20,15 +20,21 @@ if TYPE_CHECKING:
 __all__ = ["saved_versions", "share_version", "modified_error"]
 
 
-def saved_versions(saved: tuple[Tensor, ...]) -> tuple[int, ...]:
-    """The versions of the tensors an op saves, as the op runs."""
+def saved_versions(saved: tuple[Tensor, ...]) -> tuple[int, ...] | None:
+    """The versions of the tensors an op saves, as the op runs; None when none of them
+    has a counter yet (all at version 0, the common case: no tuple is made then)."""
     # Written out for one and two tensors, the common cases: this runs for every op.
-    if len(saved) == 1:
-        vc = saved[0]._vc
-        return (0 if vc is None else vc[0],)
-    if len(saved) == 2:
+    n = len(saved)
+    if n == 2:
         vc, vc2 = saved[0]._vc, saved[1]._vc
+        if vc is None and vc2 is None:
+            return None
         return (0 if vc is None else vc[0], 0 if vc2 is None else vc2[0])
+    if n == 1:
+        vc = saved[0]._vc
+        return None if vc is None else (vc[0],)
+    if n == 0 or all(s._vc is None for s in saved):
+        return None
     return tuple(0 if s._vc is None else s._vc[0] for s in saved)
 
 

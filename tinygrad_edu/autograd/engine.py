@@ -87,9 +87,10 @@ def walk(
             if node._backward is None:
                 raise _freed(node)
             if node._saved:  # what the closure reads must not have changed in place
-                for t, version in zip(node._saved, node._saved_versions):
-                    if t._vc is not None and t._vc[0] != version:
-                        raise modified_error(node._op or "?", t, version)
+                versions = node._saved_versions  # None: all were at version 0
+                for i, t in enumerate(node._saved):
+                    if t._vc is not None and t._vc[0] != (versions[i] if versions else 0):
+                        raise modified_error(node._op or "?", t, versions[i] if versions else 0)
             try:
                 parent_grads = node._backward(g)
             except (GraphFreedError, BackwardError, AnomalyError):

@@ -90,7 +90,9 @@ def mul(a: ArrayLike, b: ArrayLike) -> Tensor:
             unbroadcast(mul(g, a), b.shape) if b.requires_grad else None,
         )
 
-    return record(out, (a, b), backward, "mul", (a, b))
+    parents = (a, b)
+
+    return record(out, parents, backward, "mul", parents)
 
 
 def div(a: ArrayLike, b: ArrayLike) -> Tensor:
@@ -119,7 +121,9 @@ def div(a: ArrayLike, b: ArrayLike) -> Tensor:
             unbroadcast(neg(div(mul(g, div(a, b)), b)), b.shape) if b.requires_grad else None,
         )
 
-    return record(out, (a, b), backward, "div", (a, b))
+    parents = (a, b)
+
+    return record(out, parents, backward, "div", parents)
 
 
 def neg(a: ArrayLike) -> Tensor:
@@ -195,7 +199,9 @@ def matmul(a: ArrayLike, b: ArrayLike) -> Tensor:
             gb = _reshaped(unbroadcast(matmul(swapaxes(a2, -1, -2), g2), b2.shape), b.shape)
         return ga, gb
 
-    return record(out, (a, b), backward, "matmul", (a, b))
+    parents = (a, b)
+
+    return record(out, parents, backward, "matmul", parents)
 
 
 def _reshaped(t: Tensor, shape: tuple[int, ...]) -> Tensor:

@@ -52,7 +52,9 @@ def log(a: ArrayLike) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor]:
         return (div(g, a),)
 
-    return record(np.log(a.data), (a,), backward, "log", (a,))
+    parents = (a,)
+
+    return record(np.log(a.data), parents, backward, "log", parents)
 
 
 def sqrt(a: ArrayLike) -> Tensor:
@@ -96,7 +98,9 @@ def pow(a: ArrayLike, b: ArrayLike) -> Tensor:
                 gb = unbroadcast(mul(g, slope), b.shape)
         return ga, gb
 
-    return record_using_output(out, (a, b), backward, "pow", (a, b))
+    parents = (a, b)
+
+    return record_using_output(out, parents, backward, "pow", parents)
 
 
 def _pow_scalar(a: Tensor, p: float) -> Tensor:
@@ -110,7 +114,9 @@ def _pow_scalar(a: Tensor, p: float) -> Tensor:
             return (mul(g, mul(a, 2)),)
         return (mul(g, mul(_pow_scalar(a, p - 1), p)),)
 
-    return record(out, (a,), backward, "pow", (a,))
+    parents = (a,)
+
+    return record(out, parents, backward, "pow", parents)
 
 
 def abs(a: ArrayLike) -> Tensor:
@@ -125,7 +131,9 @@ def abs(a: ArrayLike) -> Tensor:
         x = a.data
         return (mul(g, (x > 0).astype(g.dtype) - (x < 0).astype(g.dtype)),)
 
-    return record(np.abs(a.data), (a,), backward, "abs", (a,))
+    parents = (a,)
+
+    return record(np.abs(a.data), parents, backward, "abs", parents)
 
 
 def tanh(a: ArrayLike) -> Tensor:
@@ -175,7 +183,9 @@ def relu(a: ArrayLike) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor]:
         return (mul(g, ~(a.data <= 0)),)
 
-    return record(np.maximum(a.data, as_tensor(0, a).data), (a,), backward, "relu", (a,))
+    parents = (a,)
+
+    return record(np.maximum(a.data, as_tensor(0, a).data), parents, backward, "relu", parents)
 
 
 def leaky_relu(a: ArrayLike, negative_slope: float = 0.01) -> Tensor:
@@ -224,7 +234,8 @@ def clip(a: ArrayLike, min: float | None = None, max: float | None = None) -> Te
     except ValueError:
         raise ValueError(f"clip: bounds of shapes {np.shape(min)} and {np.shape(max)} do not "
                          f"broadcast to the input's shape {a.shape}") from None
-    return record(np.asarray(out, dtype=a.dtype), (a,), backward, "clip", (a,))
+    parents = (a,)
+    return record(np.asarray(out, dtype=a.dtype), parents, backward, "clip", parents)
 
 
 def _bound(value: Any, name: str, a: Tensor) -> Any:
@@ -264,7 +275,9 @@ def _extremum(a: ArrayLike, b: ArrayLike, op: str) -> Tensor:
             if b.requires_grad else None,
         )
 
-    return record(out, (a, b), backward, op, (a, b))
+    parents = (a, b)
+
+    return record(out, parents, backward, op, parents)
 
 
 def maximum(a: ArrayLike, b: ArrayLike) -> Tensor:

@@ -95,7 +95,9 @@ def _reduce_extremum(a: ArrayLike, axis: Any, keepdims: bool, op: str) -> Tensor
         share = winners / np.sum(winners, axis=axes, keepdims=True)
         return (mul(expand_reduced(g, a.shape, axes, keepdims), share.astype(g.dtype)),)
 
-    return record(out, (a,), backward, op, (a,))
+    parents = (a,)
+
+    return record(out, parents, backward, op, parents)
 
 
 def max(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dim: Any = None,
@@ -173,7 +175,9 @@ def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dim: An
         lse = expand_reduced(out, a.shape, axes, keepdims)
         return (mul(expand_reduced(g, a.shape, axes, keepdims), exp(sub(a, lse))),)
 
-    return record_using_output(out, (a,), backward, "logsumexp", (a,))
+    parents = (a,)
+
+    return record_using_output(out, parents, backward, "logsumexp", parents)
 
 
 def argmax(a: ArrayLike, axis: int | None = None, keepdims: bool = False, *,
