@@ -180,17 +180,30 @@ class Tensor(TensorMethods):
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
 
+    # Python numbers from one-element tensors (any shape, as PyTorch and item()).
+
     def __bool__(self) -> bool:
-        return bool(self.data)
+        return bool(self._one_value("bool()", ValueError))
 
     def __float__(self) -> float:
-        return float(self.data)
+        return float(self._one_value("float()"))
 
     def __int__(self) -> int:
-        return int(self.data)
+        value = self._one_value("int()")
+        if isinstance(value, float) and not np.isfinite(value):
+            raise ValueError(f"int(): cannot convert {value} to an integer")
+        return int(value)
 
     def __index__(self) -> int:
-        return self.data.__index__()
+        if self.data.dtype.kind not in "iu":
+            raise TypeError(f"index: only integer tensors are indices, got dtype {self.dtype}")
+        return int(self._one_value("index"))
+
+    def _one_value(self, what: str, error: type[Exception] = TypeError) -> Any:
+        if self.data.size != 1:
+            raise error(f"{what}: only a one-element tensor is one Python number, got shape "
+                        f"{self.shape}")
+        return self.data.item()
 
     # Tensors compare elementwise (==), so hashing is by identity, as for PyTorch.
     __hash__ = object.__hash__
@@ -275,6 +288,9 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
                 if p._gen > gen:
                     gen = p._gen
         if record_it:
+            if t.data.dtype.kind == "c":  # a complex constant met a tensor that requires grad
+                raise TypeError(f"{op}: the result is complex ({t.data.dtype}) and an input "
+                                "requires grad; only real floating point can be differentiated")
             # One more than any parent: a consumer always outranks what it consumes.
             t.requires_grad = True
             t._parents = parents

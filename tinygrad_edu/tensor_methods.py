@@ -83,6 +83,9 @@ class TensorMethods:
     @property
     def mT(self) -> Tensor:
         """The last two axes swapped (a batch of matrix transposes)."""
+        if self.data.ndim < 2:
+            raise ValueError(f"mT: needs a matrix or a batch of matrices (2 or more dims), "
+                             f"got shape {self.data.shape}")
         return _ops.swapaxes(self, -1, -2)
 
     def astype(self, dtype: Any) -> Tensor:
