@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.ops.helpers import as_tensor, keepdims_shape, normalize_axes
+from tinygrad_edu.ops.helpers import as_tensor, keepdims_shape, normalize_axes, shape_arg
 from tinygrad_edu.tensor import ArrayLike, Tensor, record
 from tinygrad_edu.versions import share_version
 
@@ -21,7 +21,10 @@ __all__ = ["reshape", "broadcast_to", "sum", "unbroadcast", "expand_reduced"]
 def reshape(a: ArrayLike, shape: Any) -> Tensor:
     """The same values in a new shape (one entry may be -1). d/da = g reshaped back."""
     a = as_tensor(a)
+    shape = shape_arg(shape, "reshape")
     try:
+        if min(shape, default=0) < -1:  # NumPy would read any negative size as -1
+            raise ValueError
         out = a.data.reshape(shape)
     except ValueError:
         raise ValueError(
@@ -39,7 +42,7 @@ def reshape(a: ArrayLike, shape: Any) -> Tensor:
 def broadcast_to(a: ArrayLike, shape: Any) -> Tensor:
     """A read-only broadcast view of ``a`` with ``shape``. d/da = g summed back."""
     a = as_tensor(a)
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = shape_arg(shape, "broadcast_to")
     try:
         out = np.broadcast_to(a.data, shape)
     except ValueError:

@@ -14,6 +14,7 @@ from tinygrad_edu.ops.broadcasting import sum
 from tinygrad_edu.ops.elementwise import exp
 from tinygrad_edu.ops.helpers import (
     as_tensor,
+    check_kind,
     normalize_axis,
     pair,
     record_using_output,
@@ -44,7 +45,7 @@ def check_reduction(reduction: str, where: str) -> None:
 def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
     """Softmax of an array along ``axis``, max-shifted: the forward of :func:`softmax`."""
     if x.shape[axis] == 0:
-        return x.copy()
+        return np.exp(x)  # empty, in the dtype the formula gives (float64 for ints)
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     e /= np.sum(e, axis=axis, keepdims=True)
     return e
@@ -55,6 +56,7 @@ def softmax(a: ArrayLike, axis: int = -1) -> Tensor:
     d/da = s * (g - sum(g * s))."""
     a = as_tensor(a)
     ax = normalize_axis(axis, a.ndim, "softmax")
+    check_kind(a, "softmax", "iuf", "integers or real floating point")
 
     def backward(g: Tensor, s: Tensor) -> tuple[Tensor]:
         return (mul(s, sub(g, sum(mul(g, s), ax, keepdims=True))),)
@@ -66,8 +68,9 @@ def log_softmax(a: ArrayLike, axis: int = -1) -> Tensor:
     """a - logsumexp(a) along ``axis``. d/da = g - softmax(a) * sum(g)."""
     a = as_tensor(a)
     ax = normalize_axis(axis, a.ndim, "log_softmax")
+    check_kind(a, "log_softmax", "iuf", "integers or real floating point")
     if a.shape[ax] == 0:
-        out = a.data.copy()
+        out = np.exp(a.data)  # empty, in the dtype the formula gives
     else:
         shifted = a.data - np.max(a.data, axis=ax, keepdims=True)
         out = shifted - np.log(np.sum(np.exp(shifted), axis=ax, keepdims=True))
@@ -82,6 +85,8 @@ def mse_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean") -> Te
     """Mean squared error. Shapes must be equal (broadcasting here is almost always a
     bug). d/dinput = 2 (input - target) / n."""
     x, t = pair(input, target)
+    check_kind(x, "mse_loss", "iuf", "an input of integers or real floating point")
+    check_kind(t, "mse_loss", "iuf", "a target of integers or real floating point")
     if not t.requires_grad and t.dtype != x.dtype and x.dtype.kind == "f":
         # A float64 target array must not turn a float32 model's loss float64.
         t = wrap(t.data.astype(x.dtype))
@@ -91,6 +96,9 @@ def mse_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean") -> Te
             "reshape one of them (broadcasting would silently compare the wrong pairs)"
         )
     check_reduction(reduction, "mse_loss")
+    if reduction == "mean" and x.size == 0:
+        raise ValueError(f"mse_loss: the mean over an empty input (shape {x.shape}) is "
+                         "undefined; use reduction='sum' or 'none'")
     d = sub(x, t)
     sq = mul(d, d)
     if reduction == "none":

@@ -14,7 +14,13 @@ import numpy as np
 from tinygrad_edu.ops.arithmetic import div, mul, sub
 from tinygrad_edu.ops.broadcasting import expand_reduced, sum
 from tinygrad_edu.ops.elementwise import exp
-from tinygrad_edu.ops.helpers import as_tensor, normalize_axes, record_using_output
+from tinygrad_edu.ops.helpers import (
+    as_tensor,
+    check_kind,
+    normalize_axes,
+    normalize_axis,
+    record_using_output,
+)
 from tinygrad_edu.tensor import ArrayLike, Tensor, record, wrap
 
 __all__ = ["mean", "var", "max", "min", "logsumexp", "argmax", "argmin"]
@@ -35,6 +41,12 @@ def var(a: ArrayLike, axis: Any = None, keepdims: bool = False, ddof: int = 0) -
     d/da = 2 (a - mean) / (n - ddof)."""
     a = as_tensor(a)
     axes = normalize_axes(axis, a.ndim, "var")
+    # For complex numbers the square below would have to be |a - mean|^2.
+    check_kind(a, "var", "biuf", "real numbers")
+    if isinstance(ddof, (bool, np.bool_)) or not isinstance(ddof, (int, np.integer)):
+        raise TypeError(f"var: ddof must be an int, got {ddof!r}")
+    if ddof < 0:
+        raise ValueError(f"var: ddof must be >= 0, got {ddof}")
     count = int(np.prod([a.shape[i] for i in axes])) - ddof
     if count <= 0:
         raise ValueError(f"var: {count + ddof} values with ddof={ddof} leave no degrees of "
@@ -77,11 +89,13 @@ def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False) -> Tensor:
     d/da = softmax(a) along the reduced axes."""
     a = as_tensor(a)
     axes = normalize_axes(axis, a.ndim, "logsumexp")
+    check_kind(a, "logsumexp", "iuf", "integers or real floating point")
+    x = a.data if a.dtype.kind == "f" else a.data.astype(np.float64)  # as np.exp would
     # initial=-inf: a size-0 axis gives -inf, the log of an empty sum, as NumPy would.
-    m = np.max(a.data, axis=axes, keepdims=True, initial=-np.inf)
+    m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
     m = np.where(np.isfinite(m), m, np.zeros_like(m))
     with np.errstate(divide="ignore"):
-        kept = np.log(np.sum(np.exp(a.data - m), axis=axes, keepdims=True)) + m
+        kept = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
     out = kept if keepdims else kept.reshape([n for i, n in enumerate(a.shape) if i not in axes])
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
@@ -97,11 +111,23 @@ def argmax(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Ten
     >>> argmax(Tensor([[1.0, 3.0], [4.0, 2.0]]), axis=1)
     Tensor([1 0], shape=(2,), dtype=int64)
     """
-    a = as_tensor(a)
-    return wrap(np.asarray(np.argmax(a.data, axis=axis, keepdims=keepdims)))
+    return _arg_extremum(a, axis, keepdims, "argmax")
 
 
 def argmin(a: ArrayLike, axis: int | None = None, keepdims: bool = False) -> Tensor:
     """Indices of the minima along ``axis`` (None: of the flattened tensor); no graph."""
+    return _arg_extremum(a, axis, keepdims, "argmin")
+
+
+def _arg_extremum(a: ArrayLike, axis: int | None, keepdims: bool, op: str) -> Tensor:
     a = as_tensor(a)
-    return wrap(np.asarray(np.argmin(a.data, axis=axis, keepdims=keepdims)))
+    if axis is None:
+        empty = a.size == 0
+    else:  # as NumPy, a 0-d tensor has the one axis 0
+        axis = normalize_axis(axis, a.ndim or 1, op)
+        empty = a.ndim > 0 and a.shape[axis] == 0
+    if empty:
+        raise ValueError(f"{op}: an axis of size 0 has no {op[3:]}imum (shape {a.shape}, "
+                         f"axis {axis})")
+    fn = np.argmax if op == "argmax" else np.argmin
+    return wrap(np.asarray(fn(a.data, axis=axis, keepdims=keepdims)))

@@ -28,6 +28,10 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Tensor:
     """Permute the axes (None: reverse them). d/da = g with the inverse permutation."""
     a = as_tensor(a)
     if axes is not None:
+        if not isinstance(axes, (tuple, list)) or not all(
+                isinstance(ax, (int, np.integer)) and not isinstance(ax, (bool, np.bool_))
+                for ax in axes):
+            raise TypeError(f"transpose: axes must be None or a tuple of ints, got {axes!r}")
         axes = tuple(int(ax) for ax in axes)
         if len(axes) != a.ndim or sorted(
             ax % a.ndim if -a.ndim <= ax < a.ndim else -1 for ax in axes
@@ -64,10 +68,11 @@ def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Tensor:
 def flatten(a: ArrayLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     """Merge the axes start_dim..end_dim (inclusive) into one, as ``torch.flatten``."""
     a = as_tensor(a)
+    # A 0-d tensor flattens as one of shape (1,) would (PyTorch's rule).
+    start = normalize_axis(start_dim, a.ndim or 1, "flatten", "start_dim")
+    end = normalize_axis(end_dim, a.ndim or 1, "flatten", "end_dim")
     if a.ndim == 0:
         return reshape(a, (1,))
-    start = normalize_axis(start_dim, a.ndim, "flatten", "start_dim")
-    end = normalize_axis(end_dim, a.ndim, "flatten", "end_dim")
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     merged = int(np.prod(a.shape[start:end + 1]))
@@ -114,9 +119,13 @@ def _index_item(i: Any) -> Any:
 
 
 def _normalize_index(index: Any) -> Any:
-    if isinstance(index, tuple):
-        return tuple(_index_item(i) for i in index)
-    return _index_item(index)
+    try:
+        if isinstance(index, tuple):
+            return tuple(_index_item(i) for i in index)
+        return _index_item(index)
+    except ValueError:  # NumPy's error for a ragged list
+        raise IndexError(f"getitem: index {index!r} is a ragged list (rows of different "
+                         "lengths)") from None
 
 
 def _has_int_array(index: Any) -> bool:
@@ -170,7 +179,7 @@ def _scatter_add(g: Tensor, index: Any, shape: tuple[int, ...], accumulate: bool
 
 def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     """Join tensors along an existing axis. d/d(each) = its slice of g."""
-    ts = [as_tensor(t) for t in tensors]
+    ts = [as_tensor(t) for t in _sequence(tensors, "concatenate")]
     if not ts:
         raise ValueError("concatenate: needs at least one tensor")
     if ts[0].ndim == 0:
@@ -196,6 +205,15 @@ def concatenate(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     return record(out, tuple(ts), backward, "concatenate")
 
 
+def _sequence(tensors: Any, op: str) -> Sequence[Any]:
+    """The tensors to join: a list or a tuple (a Tensor would be split into its rows
+    silently, as NumPy does; PyTorch refuses it, and so do we)."""
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of tensors, got "
+                        f"{type(tensors).__name__}")
+    return tensors
+
+
 def cat(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     """PyTorch's name for :func:`concatenate`."""
     return concatenate(tensors, axis)
@@ -203,7 +221,7 @@ def cat(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
 
 def stack(tensors: Sequence[ArrayLike], axis: int = 0) -> Tensor:
     """Join same-shaped tensors along a new axis. d/d(each) = g indexed along it."""
-    ts = [as_tensor(t) for t in tensors]
+    ts = [as_tensor(t) for t in _sequence(tensors, "stack")]
     if not ts:
         raise ValueError("stack: needs at least one tensor")
     if len({t.shape for t in ts}) != 1:
