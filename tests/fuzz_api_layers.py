@@ -249,8 +249,8 @@ def draw_dropout(draw: st.DrawFn) -> Call:
             assert isinstance(out, Tensor) and out.shape == x.shape
             if not training or p == 0:
                 tensor_like(x.array)(out)
-            elif p == 1:
-                tensor_like(np.zeros_like(x.array))(out)
+            elif p == 1:  # everything dropped: x * 0 (NaN for an inf or a NaN)
+                tensor_like(x.array * np.zeros((), x.array.dtype))(out)
             else:  # each entry kept and scaled, or dropped: x * 0 (NaN for an inf)
                 kept = (x.array * (1.0 / (1.0 - p))).astype(out.dtype)
                 dropped = (x.array * 0.0).astype(out.dtype)

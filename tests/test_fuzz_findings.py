@@ -176,3 +176,11 @@ def test_layers_take_an_empty_batch() -> None:
     assert F.conv2d(np.ones((1, 1, 2, 2)), np.ones((0, 1, 1, 1))).shape == (1, 0, 2, 2)
     assert F.im2col(np.ones((0, 1, 2, 2)), 1, 1).shape == (0, 1)
     assert tg.is_grad_enabled()
+
+
+def test_a_number_as_bias_keeps_its_precision() -> None:
+    # A float32 weight, a float64 input: the product is float64, and a Python number
+    # added to it is too, not first rounded to the weight's float32.
+    out = F.linear([1.0], f32(1.0).reshape(1, 1), 0.1)
+    assert out.dtype == np.float64
+    assert out.data[0] == 1.0 + 0.1

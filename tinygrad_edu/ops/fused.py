@@ -48,8 +48,8 @@ def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> Te
             raise TypeError(f"linear: {exc}") from None
         if b is None:
             return out
-        try:
-            return add(out, b)
+        try:  # the bias as given: a Python number takes the product's dtype (NumPy 2)
+            return add(out, bias)
         except ValueError:
             raise ValueError(f"linear: bias of shape {b.shape} does not broadcast with the "
                              f"output's shape {out.shape}") from None

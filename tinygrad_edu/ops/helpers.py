@@ -50,7 +50,7 @@ def pair(a: ArrayLike, b: ArrayLike) -> tuple[Tensor, Tensor]:
     # isinstance, not type(): a Parameter is a Tensor too.
     if isinstance(a, Tensor):
         return a, (b if isinstance(b, Tensor) else as_tensor(b, a))
-    if not isinstance(b, Tensor) and type(b) in (float, int, bool, complex):
+    if type(b) in (float, int, bool, complex):
         a = as_tensor(a)  # an array and a number: the number is the weak one
         return a, as_tensor(b, a)
     b = as_tensor(b)
