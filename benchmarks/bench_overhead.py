@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -35,12 +35,22 @@ import tinygrad_edu as tg
 SHAPE = (4,)
 
 
-def chain_tinygrad(n: int) -> tuple[float, float]:
+class ChainRun(NamedTuple):
+    """One timed chain: forward and backward seconds, and the gradients it computed
+    (of ``y.sum()`` with respect to x, w and b), so that contenders can be compared."""
+
+    forward: float
+    backward: float
+    grads: tuple[np.ndarray, ...]
+
+
+def chain_tinygrad(n: int) -> ChainRun:
     """Seconds for forward and backward of n multiply-adds (2n ops)."""
     x = tg.Tensor(np.ones(SHAPE), requires_grad=True)
     w = tg.Tensor(np.full(SHAPE, 1.000001), requires_grad=True)
     b = tg.Tensor(np.full(SHAPE, 1e-6), requires_grad=True)
-    return _timed_chain(x, w, b, n)
+    fwd, bwd = _timed_chain(x, w, b, n)
+    return ChainRun(fwd, bwd, (x.grad.data, w.grad.data, b.grad.data))
 
 
 def _timed_chain(x: Any, w: Any, b: Any, n: int) -> tuple[float, float]:
@@ -57,7 +67,7 @@ def _timed_chain(x: Any, w: Any, b: Any, n: int) -> tuple[float, float]:
     return t1 - t0, t2 - t1
 
 
-def chain_numpy(n: int) -> tuple[float, float]:
+def chain_numpy(n: int) -> ChainRun:
     """The same chain on bare arrays, with its backward written by hand."""
     x = np.ones(SHAPE)
     w = np.full(SHAPE, 1.000001)
@@ -77,7 +87,7 @@ def chain_numpy(n: int) -> tuple[float, float]:
         gw = gw + g * ys[k - 1]  # d(y * w)/dw
         g = g * w              # d(y * w)/dy
     t2 = time.perf_counter()
-    return t1 - t0, t2 - t1
+    return ChainRun(t1 - t0, t2 - t1, (g, gw, gb))
 
 
 def chain_torch(n: int) -> tuple[float, float]:
@@ -113,7 +123,7 @@ def _one_torch_chain(torch: object, n: int) -> tuple[float, float]:
     return _timed_chain(x, w, b, n)
 
 
-def median_times(fn: Callable[[int], tuple[float, float]], n: int, repeats: int
+def median_times(fn: Callable[[int], tuple[Any, ...]], n: int, repeats: int
                  ) -> tuple[float, float]:
     runs = [fn(n) for _ in range(repeats)]
     return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
@@ -145,12 +155,12 @@ def main(argv: list[str] | None = None) -> None:
     n = 10_000
     ops = 2 * n
     rows: list[tuple[str, float, float]] = []
-    impls: list[tuple[str, Callable[[int], tuple[float, float]]]] = [
+    impls: list[tuple[str, Callable[[int], tuple[Any, ...]]]] = [
         ("tinygrad_edu", chain_tinygrad), ("numpy (by hand)", chain_numpy)]
     if importlib.util.find_spec("torch") is not None:
         impls.append(("pytorch (child proc)", chain_torch))
     # Interleave implementations so drifts in machine load hit them alike.
-    samples: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in impls}
+    samples: dict[str, list[tuple[Any, ...]]] = {name: [] for name, _ in impls}
     for _ in range(repeats):
         for name, fn in impls:
             samples[name].append(fn(n))

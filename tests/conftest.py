@@ -7,6 +7,8 @@ Pick one with ``pytest --hypothesis-profile=ci`` or ``HYPOTHESIS_PROFILE=thoroug
 from __future__ import annotations
 
 import os
+import sys
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 
@@ -29,3 +31,14 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many calls the API fuzzer (test_fuzz_api.py) made, when it ran."""
+    fuzz = sys.modules.get("fuzz_api_core")
+    if fuzz is not None and fuzz.CALLS["valid"] + fuzz.CALLS["invalid"]:
+        calls = fuzz.CALLS
+        terminalreporter.write_line(
+            f"API fuzzer: {calls['valid'] + calls['invalid']} calls ({calls['valid']} valid, "
+            f"{calls['invalid']} invalid) through {len(calls) - 2} entry points"
+        )

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import tinygrad_edu as tg
 from tinygrad_edu.datasets import write_idx
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -54,12 +55,31 @@ def test_contenders_reach_identical_accuracies(data_dir: Path, dtype: type) -> N
     assert hand[1] > 0.3  # above chance (0.1): the run learned, so the comparison means something
 
 
-def test_overhead_benchmark_runs_and_checks_its_gradient() -> None:
+def test_overhead_contenders_compute_the_same_gradients() -> None:
+    # The per-op table compares the timings of two computations; they must be the same
+    # computation: the chain's gradients for x, w and b, by autograd and by hand.
     bench = _module("bench_overhead")
-    fwd, bwd = bench.chain_tinygrad(200)
-    assert fwd > 0 and bwd > 0
-    fwd, bwd = bench.depth_chain(500)  # raises if the chain's gradient is wrong
-    assert fwd > 0 and bwd > 0
+    ours, hand = bench.chain_tinygrad(200), bench.chain_numpy(200)
+    w = 1.000001
+    assert ours.grads[0] == pytest.approx(np.full(4, w ** 200), rel=1e-12)  # d/dx = w^n
+    assert ours.grads[2] == pytest.approx(np.full(4, sum(w ** k for k in range(200))),
+                                          rel=1e-12)  # d/db = 1 + w + ... + w^(n-1)
+    for a, b in zip(ours.grads, hand.grads, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+def test_the_depth_chain_refuses_to_time_a_wrong_gradient(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    bench = _module("bench_overhead")
+    bench.depth_chain(500)  # the right gradient passes its check
+
+    def off_by_a_little(self: tg.Tensor, c: float) -> tg.Tensor:
+        # The product with its derivative 0.1 % too large.
+        return tg.make_op(self.data * c, (self,), lambda g: (g * (c * 1.001),), "mul")
+
+    monkeypatch.setattr(tg.Tensor, "__mul__", off_by_a_little)
+    with pytest.raises(AssertionError, match="depth 500: gradient"):
+        bench.depth_chain(500)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -91,3 +91,26 @@ def test_backward_takes_an_array_gradient_for_a_list_of_one_tensor() -> None:
     x = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True)
     tg.backward([x * 2], np.ones(3))
     np.testing.assert_array_equal(x.grad.data, [2.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_an_interior_node_runs_its_backward_in_its_own_dtype(create_graph: bool) -> None:
+    # h is float32 and feeds a float64 product, whose backward hands h a float64
+    # gradient; the engine casts it on that edge, so h's own backward (and everything
+    # below it) runs in float32. Leaf gradients alone cannot show this: they are cast
+    # again when delivered.
+    seen: list[np.dtype] = []
+
+    def double(g: tg.Tensor) -> tuple[tg.Tensor]:
+        seen.append(g.dtype)
+        return (g * 2,)
+
+    x = f32(1.0, 2.0)
+    h = tg.make_op(x.data * 2, (x,), double, "double")
+    h.retain_grad()
+    y = (h * tg.Tensor(np.array([3.0, 4.0]))).sum()  # float64 consumer
+    assert y.dtype == np.float64
+    y.backward(create_graph=create_graph)
+    assert seen == [np.float32]
+    assert h.grad.dtype == np.float32 and x.grad.dtype == np.float32
+    np.testing.assert_array_equal(x.grad.data, [6.0, 8.0])

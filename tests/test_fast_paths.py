@@ -126,3 +126,28 @@ def test_cross_entropy_paths_agree_for_every_reduction(reduction: str, soft: boo
     (graphed,) = tg.grad(F.cross_entropy(logits, target, reduction), logits,
                          grad_outputs=upstream, create_graph=True)
     np.testing.assert_allclose(fast.data, graphed.data, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_cross_entropy_soft_targets_whose_rows_do_not_sum_to_one(reduction: str,
+                                                                  create_graph: bool) -> None:
+    # Label smoothing done by hand, a mask, a weighted row: the loss is still
+    # -sum(t * log_softmax(x)), and its gradient (softmax * sum(t) - t) needs each row's
+    # mass, which is 1 for every probability row and so invisible to those.
+    logits = _leaf(4, 3)
+    target = np.array([[0.2, 0.1, 0.2], [1.0, 0.5, 0.5], [0.0, 0.0, 0.0], [0.3, 0.9, 0.1]])
+    assert not np.allclose(target.sum(axis=1), 1.0)
+    shape = (4,) if reduction == "none" else ()
+    upstream = tg.Tensor(RNG.standard_normal(shape))
+
+    def plain() -> tg.Tensor:
+        losses = -(F.log_softmax(logits, axis=1) * target).sum(axis=1)
+        return {"mean": losses.mean(), "sum": losses.sum(), "none": losses}[reduction]
+
+    fused = F.cross_entropy(logits, target, reduction)
+    np.testing.assert_allclose(fused.data, plain().data, rtol=1e-12)
+    (g_fused,) = tg.grad(fused, logits, grad_outputs=upstream, create_graph=create_graph)
+    (g_plain,) = tg.grad(plain(), logits, grad_outputs=upstream)
+    assert g_fused.requires_grad == create_graph
+    np.testing.assert_allclose(g_fused.data, g_plain.data, rtol=1e-10, atol=1e-14)

@@ -205,6 +205,40 @@ def test_an_error_inside_a_closure_names_the_op_and_changes_no_grad() -> None:
     assert tg.is_grad_enabled()
 
 
+def _freed_graph() -> Tensor:
+    x = _param(1.0, 2.0)
+    loss = (x * x).sum()
+    loss.backward()  # frees the graph
+    return loss
+
+
+def _modified_input() -> Tensor:
+    x = _param(1.0, 2.0)
+    h = x * 1.0
+    loss = (h * h).sum()  # mul saves h
+    with tg.no_grad():
+        h += 1.0
+    return loss
+
+
+@pytest.mark.parametrize(("make", "error", "message"), [
+    (_freed_graph, tg.GraphFreedError, r"backward through the graph a second time"),
+    (_modified_input, RuntimeError, r"modified by an in-place operation"),
+])
+@pytest.mark.parametrize("outer", [True, False])
+def test_grad_mode_is_restored_after_a_backward_that_raised(make: object, error: type,
+                                                            message: str, outer: bool) -> None:
+    # The walk turns grad mode off (or on, for create_graph) while it runs; a walk that
+    # stops on an error must still give the caller back the mode it had. Both ways:
+    # a plain backward with grad mode on, and a create_graph backward under no_grad.
+    loss = make()  # type: ignore[operator]
+    with tg.set_grad_enabled(outer):
+        with pytest.raises(error, match=message):
+            loss.backward(create_graph=not outer)
+        assert tg.is_grad_enabled() is outer
+    assert tg.is_grad_enabled()
+
+
 # ---------------------------------------------------------------------------- threads
 
 

@@ -389,7 +389,7 @@ def test_float32_layers_stay_float32() -> None:
 def test_linear_rejects_integer_dtype_and_unknown_init() -> None:
     with pytest.raises(TypeError, match="floating dtype"):
         nn.Linear(2, 2, dtype=np.int32)
-    with pytest.raises(ValueError, match="unknown weight_init 'lecun'"):
+    with pytest.raises(ValueError, match="Linear: unknown weight_init 'lecun'"):
         nn.Linear(2, 2, weight_init="lecun")
 
 

@@ -169,7 +169,7 @@ def test_layers_and_factories_use_the_default_dtype() -> None:
 def test_set_default_dtype_refuses_what_is_not_a_float() -> None:
     with pytest.raises(TypeError, match="set_default_dtype: needs a floating dtype .* got int32"):
         tg.set_default_dtype(np.int32)
-    with pytest.raises(TypeError, match="set_default_dtype: 'float33' is not a dtype"):
+    with pytest.raises(TypeError, match="set_default_dtype: dtype 'float33' is not a dtype"):
         tg.set_default_dtype("float33")
     with pytest.raises(TypeError, match="Linear: needs a floating dtype"):
         nn.Linear(2, 2, dtype=np.int64)

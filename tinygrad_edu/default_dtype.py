@@ -36,8 +36,9 @@ _default = np.dtype(np.float64)
 def _floating(dtype: Any, where: str) -> np.dtype:
     try:
         dt = np.dtype(dtype)
-    except TypeError as exc:
-        raise TypeError(f"{where}: {dtype!r} is not a dtype ({exc})") from None
+    except (TypeError, ValueError):
+        raise TypeError(f"{where}: dtype {dtype!r} is not a dtype (use np.float32 or "
+                        "np.float64)") from None
     if dt.kind != "f":
         raise TypeError(f"{where}: needs a floating dtype (float32 or float64), got {dt}")
     return dt

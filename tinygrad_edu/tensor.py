@@ -182,18 +182,6 @@ class Tensor(TensorMethods):
             extra += ", requires_grad=True"
         return f"Tensor({body}{extra})"
 
-    def __bool__(self) -> bool:
-        return bool(self.data)
-
-    def __float__(self) -> float:
-        return float(self.data)
-
-    def __int__(self) -> int:
-        return int(self.data)
-
-    def __index__(self) -> int:
-        return self.data.__index__()
-
     # Tensors compare elementwise (==), so hashing is by identity, as for PyTorch.
     __hash__ = object.__hash__
 
@@ -306,6 +294,9 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
                 if p._gen > gen:
                     gen = p._gen
         if record_it:
+            if t.data.dtype.kind == "c":  # a complex constant met a tensor that requires grad
+                raise TypeError(f"{op}: the result is complex ({t.data.dtype}) and an input "
+                                "requires grad; only real floating point can be differentiated")
             # One more than any parent: a consumer always outranks what it consumes.
             t.requires_grad = True
             t._parents = parents

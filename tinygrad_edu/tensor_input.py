@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["as_array", "check_differentiable"]
+__all__ = ["as_array", "check_differentiable", "numeric_dtype"]
 
 
 def check_differentiable(dtype: np.dtype, where: str) -> None:
@@ -40,18 +40,44 @@ def as_array(data: Any, dtype: Any) -> np.ndarray:
             "them from the graph; use tg.stack(list) to keep their gradients (or detach "
             "them first)"
         )
+    target = None if dtype is None else numeric_dtype(dtype, "Tensor")
     try:
-        arr = np.asarray(data, dtype=dtype)
-    except ValueError as exc:  # NumPy 2's error for ragged lists
+        arr = np.asarray(data)
+    except ValueError:  # NumPy 2's error for ragged lists
         raise ValueError(
-            f"Tensor: the nested lists are ragged (rows of different lengths): {exc}"
+            "Tensor: the nested lists are ragged (rows of different lengths); give numbers "
+            "of one shape"
         ) from None
+    if target is not None and arr.dtype.kind == "O" and all(
+            type(v) is int for v in arr.ravel()):  # Python ints beyond int64
+        try:
+            arr = np.asarray(data, dtype=target)
+        except OverflowError:
+            raise ValueError(f"Tensor: the integers do not fit in {target}") from None
     if arr.dtype.kind not in "biufc":
         raise TypeError(
             f"Tensor: {type(data).__name__} data gave an array of dtype {arr.dtype} (ragged "
             "lists, strings, or values that are not numbers); give numbers of one shape"
         )
+    if target is not None:
+        if arr.dtype.kind == "c" and target.kind != "c":
+            raise TypeError(f"Tensor: complex data cannot be made {target} without dropping "
+                            "the imaginary part; pass data.real if that is what you mean")
+        arr = arr.astype(target, copy=False)
     return arr
+
+
+def numeric_dtype(dtype: Any, where: str) -> np.dtype:
+    """``dtype`` as a NumPy dtype of numbers (bool, int, float or complex); anything else
+    is a TypeError naming ``where``."""
+    try:
+        target = np.dtype(dtype)
+    except (TypeError, ValueError):
+        target = None
+    if target is None or target.kind not in "biufc":
+        raise TypeError(f"{where}: dtype must be a numeric dtype (np.float32, 'int64', ...), "
+                        f"got {dtype!r}")
+    return target
 
 
 def _holds_graph(data: list[Any] | tuple[Any, ...]) -> bool:

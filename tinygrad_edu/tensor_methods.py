@@ -48,6 +48,9 @@ class TensorMethods(NumpyDispatch):
     @property
     def mT(self) -> Tensor:
         """The last two axes swapped (a batch of matrix transposes)."""
+        if self.data.ndim < 2:
+            raise ValueError(f"mT: needs a matrix or a batch of matrices (2 or more dims), "
+                             f"got shape {self.data.shape}")
         return _ops.swapaxes(self, -1, -2)
 
     def astype(self, dtype: Any) -> Tensor:
@@ -187,6 +190,30 @@ class TensorMethods(NumpyDispatch):
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
         return _ops.ne(self, other)
+
+    # ------------------------- Python numbers, from one-element tensors of any shape (item())
+    def __bool__(self) -> bool:
+        return bool(self._one_value("bool()", ValueError))
+
+    def __float__(self) -> float:
+        return float(self._one_value("float()"))
+
+    def __int__(self) -> int:
+        value = self._one_value("int()")
+        if isinstance(value, float) and not np.isfinite(value):
+            raise ValueError(f"int(): cannot convert {value} to an integer")
+        return int(value)
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iu":
+            raise TypeError(f"index: only integer tensors are indices, got dtype {self.dtype}")
+        return int(self._one_value("index"))
+
+    def _one_value(self, what: str, error: type[Exception] = TypeError) -> Any:
+        if self.data.size != 1:
+            raise error(f"{what}: only a one-element tensor is one Python number, got shape "
+                        f"{self.shape}")
+        return self.data.item()
 
     # ------------------------------------------------------------------ in place
     # `h += b` changes h's memory (PyTorch's meaning), never rebinds h to a new tensor:

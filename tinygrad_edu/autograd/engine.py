@@ -183,7 +183,11 @@ def _check_grad_output(t: Tensor, g: Any, where: str) -> Tensor:
                 "(e.g. ones_like(output)) or reduce the output to a scalar first"
             )
         return wrap(np.ones_like(t.data))
-    g = g if isinstance(g, Tensor) else Tensor(np.asarray(g, dtype=t.dtype))
+    if not isinstance(g, Tensor):
+        g = wrap(np.asarray(g))
+    if g.dtype.kind not in "biuf":
+        raise TypeError(f"{where}: grad must be real numbers (a Tensor or an array), got "
+                        f"dtype {g.dtype}")
     if g.shape != t.shape:
         raise RuntimeError(
             f"{where}: grad has shape {g.shape} but the output has shape {t.shape}; "

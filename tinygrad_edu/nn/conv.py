@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_edu import functional as F
-from tinygrad_edu.nn.layers import WeightInit, initialize_weight, parameter_dtype
+from tinygrad_edu.nn.layers import WeightInit, initialize_weight, parameter_dtype, positive_int
 from tinygrad_edu.nn.module import Module, Parameter
 from tinygrad_edu.ops.conv import int_pair
 from tinygrad_edu.random import RandomSource
@@ -87,8 +87,8 @@ class Conv2d(Module):
         super().__init__()
         name = type(self).__name__
         dt = parameter_dtype(dtype, name)
-        self.in_channels = int(in_channels)
-        self.out_channels = int(out_channels)
+        self.in_channels = positive_int(in_channels, "in_channels", name)
+        self.out_channels = positive_int(out_channels, "out_channels", name)
         self.kernel_size = int_pair(kernel_size, "kernel_size", name, 1)
         self.stride = int_pair(stride, "stride", name, 1)
         self.padding = int_pair(padding, "padding", name, 0)
@@ -159,6 +159,9 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()
+        for what, dim in (("start_dim", start_dim), ("end_dim", end_dim)):
+            if isinstance(dim, (bool, np.bool_)) or not isinstance(dim, (int, np.integer)):
+                raise TypeError(f"Flatten: {what} must be an int, got {dim!r}")
         self.start_dim = int(start_dim)
         self.end_dim = int(end_dim)
 
@@ -182,6 +185,11 @@ class Convolution(Conv2d):
     """
 
     def __init__(self, W: Any, b: Any, stride: Any = 1, pad: Any = 0) -> None:
+        for what, value in (("W", W), ("b", b)):
+            kind = np.asarray(value.data if isinstance(value, Tensor) else value).dtype.kind
+            if kind != "f":
+                raise TypeError(f"Convolution: {what} must be a floating-point array, got "
+                                f"{type(value).__name__} of dtype kind {kind!r}")
         weight = W if isinstance(W, Parameter) else Parameter(W)
         bias = b if isinstance(b, Parameter) else Parameter(b)
         if weight.ndim != 4 or bias.shape != weight.shape[:1]:

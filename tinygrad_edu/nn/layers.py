@@ -81,16 +81,19 @@ def initialize_weight(
         fn = _INITS.get(weight_init.lower())
         if fn is None:
             raise ValueError(
-                f"unknown weight_init {weight_init!r}; expected a std (float), a callable "
-                f"or one of {sorted(_INITS)}"
+                f"{where}: unknown weight_init {weight_init!r}; expected a std (float), a "
+                f"callable or one of {sorted(_INITS)}"
             )
         fn(weight, gen)
     elif isinstance(weight_init, (int, float)) and not isinstance(weight_init, bool):
+        if not weight_init >= 0:  # NaN too
+            raise ValueError(f"{where}: weight_init as a std must be >= 0, got {weight_init}")
         init.normal_(weight, float(weight_init), gen)
     elif callable(weight_init):
         weight_init(weight, gen)
     else:
-        raise TypeError(f"weight_init must be a str, a float or a callable, got {weight_init!r}")
+        raise TypeError(f"{where}: weight_init must be a str, a float or a callable, got "
+                        f"{weight_init!r}")
 
 
 class Linear(Module):
@@ -159,7 +162,7 @@ class Affine(Linear):
                 f"per sample, got shape {x.shape} (add the batch axis: x.reshape(1, -1))"
             )
         if x.ndim != 2:
-            x = F.reshape(x, (x.shape[0], -1))
+            x = F.reshape(x, (x.shape[0], int(np.prod(x.shape[1:]))))
         return F.linear(x, self.weight, self.bias)
 
 
@@ -207,11 +210,14 @@ class Sequential(Module):
     def __init__(self, *modules: Module | OrderedDict[str, Module]) -> None:
         super().__init__()
         if len(modules) == 1 and isinstance(modules[0], OrderedDict):
-            for name, m in modules[0].items():
-                self.register_module(name, m)
+            named = list(modules[0].items())
         else:
-            for i, m in enumerate(modules):
-                self.register_module(str(i), m)  # type: ignore[arg-type]
+            named = [(str(i), m) for i, m in enumerate(modules)]
+        for name, m in named:
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: module {name!r} must be a Module, got "
+                                f"{type(m).__name__} {m!r}")
+            self.register_module(name, m)
 
     def forward(self, x: Any) -> Any:
         for m in self._modules.values():
@@ -257,6 +263,9 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, *, rng: RandomSource = None) -> None:
         super().__init__()
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer,
+                                                                  np.floating)):
+            raise TypeError(f"Dropout: p must be a number in [0, 1], got {p!r}")
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
         self.p = float(p)
@@ -332,6 +341,8 @@ class BatchNorm1d(Module):
             raise ValueError(
                 f"BatchNorm1d: expected input of shape (N, {self.num_features}), got {x.shape}"
             )
+        if x.dtype.kind != "f":  # the running statistics would be cast to an int dtype
+            raise TypeError(f"BatchNorm1d: expected floating-point input, got dtype {x.dtype}")
         if self.training:
             n = x.shape[0]
             if n < 2:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from tinygrad_edu.ops.broadcasting import reshape, unbroadcast
-from tinygrad_edu.ops.helpers import as_tensor, broadcast_forward, pair
+from tinygrad_edu.ops.helpers import as_tensor, broadcast_forward, dtype_error, pair
 from tinygrad_edu.ops.shape import swapaxes
 from tinygrad_edu.tensor import ArrayLike, Tensor, record
 
@@ -140,6 +140,8 @@ def neg(a: ArrayLike) -> Tensor:
     def backward(g: Tensor) -> tuple[Tensor]:
         return (neg(g),)
 
+    if a.dtype.kind not in "iufc":  # NumPy refuses -True: use ~ or logical_not
+        raise dtype_error("neg", a)
     return record(-a.data, (a,), backward, "neg")
 
 

@@ -11,7 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.ops.helpers import as_tensor, keepdims_shape, normalize_axes, resolve_axis
+from tinygrad_edu.ops.helpers import (
+    as_tensor,
+    keepdims_shape,
+    normalize_axes,
+    resolve_axis,
+    shape_arg,
+)
 from tinygrad_edu.tensor import ArrayLike, Tensor, record
 from tinygrad_edu.versions import share_version
 
@@ -33,7 +39,10 @@ def reshape(a: ArrayLike, shape: Any) -> Tensor:
     (6,)
     """
     a = as_tensor(a)
+    shape = shape_arg(shape, "reshape")
     try:
+        if min(shape, default=0) < -1:  # NumPy would read any negative size as -1
+            raise ValueError
         out = a.data.reshape(shape)
     except ValueError:
         raise ValueError(
@@ -62,7 +71,7 @@ def broadcast_to(a: ArrayLike, shape: Any) -> Tensor:
     Tensor([2. 2. 2.], shape=(3,), dtype=float64)
     """
     a = as_tensor(a)
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    shape = shape_arg(shape, "broadcast_to")
     try:
         out = np.broadcast_to(a.data, shape)
     except ValueError:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_edu.ops.helpers import broadcast_forward, pair
+from tinygrad_edu.ops.helpers import broadcast_forward, dtype_error, pair
 from tinygrad_edu.tensor import ArrayLike, Tensor, wrap
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge"]
@@ -18,6 +18,9 @@ __all__ = ["eq", "ne", "lt", "le", "gt", "ge"]
 
 def _compare(a: ArrayLike, b: ArrayLike, fn: Any, op: str) -> Tensor:
     a, b = pair(a, b)
+    # == and != compare anything (never equal to None, as NumPy); an order needs numbers.
+    if op not in ("eq", "ne") and not (a.dtype.kind in "biufc" and b.dtype.kind in "biufc"):
+        raise dtype_error(op, a, b)
     return wrap(np.asarray(broadcast_forward(op, fn, a, b)))
 
 

@@ -104,11 +104,15 @@ def check_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
             f"conv2d: input of shape {x.shape} has {x.shape[1]} channels, but weight of "
             f"shape {weight.shape} expects {weight.shape[1]}"
         )
+    if 0 in weight.shape[2:]:
+        raise ValueError(f"conv2d: weight of shape {weight.shape} has an empty kernel")
     if bias is not None and bias.shape != (weight.shape[0],):
         raise ValueError(
             f"conv2d: bias of shape {bias.shape} does not match weight {weight.shape}; "
             f"expected ({weight.shape[0]},)"
         )
+    if bias is not None and bias.dtype.kind not in "biuf":
+        raise TypeError(f"conv2d: bias must be real numbers, got dtype {bias.dtype}")
 
 
 # ---------------------------------------------------------------------------- windows
@@ -199,7 +203,8 @@ def im2col(x: ArrayLike, filter_h: int, filter_w: int, stride: Any = 1, pad: Any
     def backward(g: Tensor) -> tuple[Tensor]:
         return (col2im(g, shape, filter_h, filter_w, stride, pad),)
 
-    return record(col.reshape(n * oh * ow, -1), (x,), backward, "im2col")
+    return record(col.reshape(n * oh * ow, c * kernel[0] * kernel[1]), (x,), backward,
+                  "im2col")
 
 
 def col2im(col: ArrayLike, input_shape: tuple[int, ...], filter_h: int, filter_w: int,
@@ -219,8 +224,13 @@ def col2im(col: ArrayLike, input_shape: tuple[int, ...], filter_h: int, filter_w
            [1., 2., 2., 1.]])
     """
     col = as_tensor(col)
+    if not isinstance(input_shape, (tuple, list)) or not all(
+            isinstance(s, (int, np.integer)) and not isinstance(s, (bool, np.bool_))
+            for s in input_shape):
+        raise TypeError(f"col2im: input_shape must be a tuple of 4 ints (N, C, H, W), got "
+                        f"{input_shape!r}")
     shape = tuple(int(s) for s in input_shape)
-    if len(shape) != 4:
+    if len(shape) != 4 or min(shape) < 0:
         raise ValueError(f"col2im: input_shape must be (N, C, H, W), got {input_shape}")
     kernel, stride_hw, padding, (oh, ow) = _geometry("col2im", shape, filter_h, filter_w,
                                                       stride, pad)
@@ -269,7 +279,7 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, strid
     o, _, kh, kw = weight.shape
     oh, ow = output_size("conv2d", x.shape, (kh, kw), stride, padding)
     col = im2col(x.data, kh, kw, stride, padding).data        # (N * OH * OW, C * kh * kw)
-    out = col @ weight.data.reshape(o, -1).T                   # (N * OH * OW, O)
+    out = col @ weight.data.reshape(o, col.shape[1]).T         # (N * OH * OW, O)
     if b is not None:
         out += b.data
     out = np.ascontiguousarray(out.reshape(x.shape[0], oh, ow, o).transpose(0, 3, 1, 2))
@@ -286,11 +296,13 @@ def conv2d_backward(g: Tensor, x: Tensor, weight: Tensor, bias: Tensor | None,
     """The gradients of :func:`conv2d` for the upstream gradient ``g`` (N, O, OH, OW),
     written with Tensor ops so that they can be differentiated again: the book's
     Convolution.backward. One gradient per input (None where none is needed)."""
-    o, _, kh, kw = weight.shape
-    rows = reshape(transpose(g, (0, 2, 3, 1)), (-1, o))       # (N * OH * OW, O)
+    o, c, kh, kw = weight.shape
+    n, _, oh, ow = g.shape
+    rows = reshape(transpose(g, (0, 2, 3, 1)), (n * oh * ow, o))  # (N * OH * OW, O)
     gx = gw = gb = None
     if x.requires_grad:
-        gx = col2im(matmul(rows, reshape(weight, (o, -1))), x.shape, kh, kw, stride, padding)
+        gx = col2im(matmul(rows, reshape(weight, (o, c * kh * kw))), x.shape, kh, kw, stride,
+                    padding)
     if weight.requires_grad:
         gw = reshape(matmul(transpose(rows), im2col(x, kh, kw, stride, padding)), weight.shape)
     if bias is not None and bias.requires_grad:

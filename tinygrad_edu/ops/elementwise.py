@@ -16,10 +16,13 @@ from tinygrad_edu.ops.broadcasting import unbroadcast
 from tinygrad_edu.ops.helpers import (
     as_tensor,
     broadcast_forward,
+    check_kind,
+    dtype_error,
     pair,
     record_using_output,
 )
 from tinygrad_edu.tensor import ArrayLike, Tensor, record, wrap
+from tinygrad_edu.tensor_input import numeric_dtype
 
 __all__ = [
     "exp", "log", "sqrt", "pow", "abs", "tanh", "sigmoid", "relu", "leaky_relu", "clip",
@@ -85,6 +88,7 @@ def pow(a: ArrayLike, b: ArrayLike) -> Tensor:
     if isinstance(a, Tensor) and isinstance(b, (int, float)) and not isinstance(b, bool):
         return _pow_scalar(a, b)
     a, b = pair(a, b)
+    _check_integer_power(a, b.data)
     out = broadcast_forward("pow", np.power, a, b)
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor | None, Tensor | None]:
@@ -103,8 +107,18 @@ def pow(a: ArrayLike, b: ArrayLike) -> Tensor:
     return record_using_output(out, parents, backward, "pow", parents)
 
 
+def _check_integer_power(a: Tensor, p: Any) -> None:
+    """NumPy's rule, in pow's name: integers to negative integer powers are refused."""
+    p = np.asarray(p)
+    if a.dtype.kind in "biu" and p.dtype.kind in "biu" and a.size and p.size and np.any(
+            p < 0):
+        raise ValueError(f"pow: integers to negative integer powers are not allowed "
+                         f"(base of dtype {a.dtype}); make the base floating point")
+
+
 def _pow_scalar(a: Tensor, p: float) -> Tensor:
     """a ** p for a constant number p. d/da = p * a**(p-1)."""
+    _check_integer_power(a, p)
     out = a.data ** np.asarray(p, dtype=np.result_type(a.dtype, p))
 
     def backward(g: Tensor) -> tuple[Tensor]:
@@ -165,6 +179,7 @@ def sigmoid(a: ArrayLike) -> Tensor:
     def backward(g: Tensor, s: Tensor) -> tuple[Tensor]:
         return (mul(g, mul(s, sub(1, s))),)
 
+    check_kind(a, "sigmoid", "iuf", "integers or real floating point")
     x = a.data
     e = np.exp(-np.abs(x))
     out = np.asarray(np.where(x >= 0, 1 / (1 + e), e / (1 + e)), dtype=e.dtype)
@@ -196,6 +211,10 @@ def leaky_relu(a: ArrayLike, negative_slope: float = 0.01) -> Tensor:
     Tensor([-0.2  3. ], shape=(2,), dtype=float64)
     """
     a = as_tensor(a)
+    if isinstance(negative_slope, (bool, np.bool_)) or not isinstance(
+            negative_slope, (int, float, np.integer, np.floating)):
+        raise TypeError(f"leaky_relu: negative_slope must be a real number, got "
+                        f"{negative_slope!r}")
     positive = a.data > 0
 
     def backward(g: Tensor) -> tuple[Tensor]:
@@ -219,6 +238,7 @@ def clip(a: ArrayLike, min: float | None = None, max: float | None = None) -> Te
     a = as_tensor(a)
     if min is None and max is None:
         raise ValueError("clip: at least one of min and max must be given")
+    check_kind(a, "clip", "biuf", "real numbers")  # complex numbers have no order
     min, max = (_bound(v, name, a) for v, name in ((min, "min"), (max, "max")))
 
     def backward(g: Tensor) -> tuple[Tensor]:
@@ -230,12 +250,17 @@ def clip(a: ArrayLike, min: float | None = None, max: float | None = None) -> Te
         return (mul(g, inside),)
 
     try:
-        out = np.clip(a.data, min, max)
+        fits = np.broadcast_shapes(a.shape, np.shape(min), np.shape(max)) == a.shape
     except ValueError:
+        fits = False
+    if not fits:
         raise ValueError(f"clip: bounds of shapes {np.shape(min)} and {np.shape(max)} do not "
-                         f"broadcast to the input's shape {a.shape}") from None
+                         f"broadcast to the input's shape {a.shape}")
+    out = np.clip(a.data, min, max)
+    # A float input keeps its dtype (the bounds are constants); others promote as NumPy.
+    out = np.asarray(out, dtype=a.dtype if a.dtype.kind in "fc" else None)
     parents = (a,)
-    return record(np.asarray(out, dtype=a.dtype), parents, backward, "clip", parents)
+    return record(out, parents, backward, "clip", parents)
 
 
 def _bound(value: Any, name: str, a: Tensor) -> Any:
@@ -251,7 +276,9 @@ def _bound(value: Any, name: str, a: Tensor) -> Any:
                                                           list, tuple)):
         raise TypeError(f"clip: {name} must be a number or an array, got "
                         f"{type(value).__name__}")
-    out = as_tensor(value, a).data if isinstance(value, (int, float)) else np.asarray(value)
+    if isinstance(value, (int, float)):
+        return value  # a Python number stays weak: NumPy 2 keeps a float32 input float32
+    out = np.asarray(value)
     if out.dtype.kind not in "iuf":
         raise TypeError(f"clip: {name} must be real numbers, got dtype {out.dtype}")
     return out
@@ -310,6 +337,8 @@ def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> Tensor:
     if cond.dtype != bool:
         raise TypeError(f"where: condition must be boolean, got dtype {cond.dtype}")
     a, b = pair(a, b)
+    if a.dtype.kind not in "biufc" or b.dtype.kind not in "biufc":
+        raise dtype_error("where", a, b)
     try:
         out = np.where(cond, a.data, b.data)
     except ValueError:
@@ -335,8 +364,12 @@ def astype(a: ArrayLike, dtype: Any) -> Tensor:
     Tensor([1.5 2.5], shape=(2,), dtype=float32)
     """
     a = as_tensor(a)
-    out = a.data.astype(dtype)
-    if out.dtype.kind not in "fc":
+    target = numeric_dtype(dtype, "astype")
+    if a.dtype.kind == "c" and target.kind != "c":
+        raise TypeError(f"astype: a complex tensor cast to {target} would drop the "
+                        "imaginary parts; take .real or abs() of the data first")
+    out = a.data.astype(target)
+    if out.dtype.kind != "f":  # only real floating point can require grad
         return wrap(out)
 
     def backward(g: Tensor) -> tuple[Tensor]:

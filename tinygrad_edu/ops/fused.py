@@ -54,8 +54,21 @@ def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> Te
     x, weight = pair(x, weight)
     b = None if bias is None else as_tensor(bias, weight)
     if not (x.ndim == 2 and weight.ndim == 2 and (b is None or b.ndim == 1)):
-        out = matmul(x, weight)
-        return out if b is None else add(out, b)
+        try:
+            out = matmul(x, weight)
+        except ValueError:
+            raise matmul_error(x, weight, "linear") from None
+        except TypeError as exc:  # a complex operand with one that requires grad
+            raise TypeError(f"linear: {exc}") from None
+        if b is None:
+            return out
+        try:  # the bias as given: a Python number takes the product's dtype (NumPy 2)
+            return add(out, bias)
+        except ValueError:
+            raise ValueError(f"linear: bias of shape {b.shape} does not broadcast with the "
+                             f"output's shape {out.shape}") from None
+        except TypeError as exc:
+            raise TypeError(f"linear: {exc}") from None
     try:
         out_data = np.matmul(x.data, weight.data)
     except ValueError:
@@ -66,7 +79,8 @@ def linear(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) -> Te
                 f"linear: bias of shape {b.shape} does not match weight {weight.shape}; "
                 f"expected ({weight.shape[1]},)"
             )
-        out_data += b.data  # out_data is a fresh array, so adding in place is safe
+        # out_data is a fresh array, so adding in place is safe where the dtype stays.
+        out_data = np.add(out_data, b.data, out=out_data if b.dtype == out_data.dtype else None)
 
     def backward(g: Tensor) -> tuple[Tensor | None, ...]:
         need_b = b is not None and b.requires_grad
@@ -112,7 +126,12 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean")
     check_reduction(reduction, "cross_entropy")
     tgt = as_tensor(target)
     if logits.ndim == 1:  # one unbatched sample: a batch of one
-        tgt = reshape(tgt, (1, -1) if tgt.shape == logits.shape else (1,))
+        if tgt.shape != logits.shape and tgt.ndim != 0:
+            raise ValueError(
+                f"cross_entropy: target shape {tgt.shape} does not fit logits {logits.shape}; "
+                f"expected a class index (shape ()) or probabilities {logits.shape}"
+            )
+        tgt = reshape(tgt, (1,) + tgt.shape)
         batched = cross_entropy(reshape(logits, (1, -1)), tgt, reduction)
         return reshape(batched, ()) if reduction == "none" else batched
     if logits.ndim != 2:
@@ -122,6 +141,8 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean")
     if logits.dtype.kind != "f":
         raise TypeError(f"cross_entropy: logits must be floating point, got {logits.dtype}")
     n, c = logits.shape
+    if c == 0:
+        raise ValueError(f"cross_entropy: logits of shape {logits.shape} have no classes")
     # log_softmax = shifted - log(sum(exp(shifted))); the exponentials are kept, since
     # backward's softmax is just exps / sums. (Array methods: np.sum's wrapper costs
     # more than the sum itself at these sizes.)
@@ -132,6 +153,9 @@ def cross_entropy(logits: ArrayLike, target: ArrayLike, reduction: str = "mean")
     rows = np.arange(n)
 
     if tgt.shape == (n, c):
+        if tgt.dtype.kind not in "biuf":
+            raise TypeError(f"cross_entropy: soft targets must be real numbers, got dtype "
+                            f"{tgt.dtype}")
         soft = tgt.data.astype(logits.dtype, copy=False)
         row_mass = soft.sum(axis=1)
         losses = row_mass * log_sums - np.einsum("ij,ij->i", soft, shifted)

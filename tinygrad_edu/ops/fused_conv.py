@@ -113,7 +113,7 @@ def conv2d(x: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None, strid
     cols = np.empty((n, c, kh, kw, oh, ow), dtype=x.dtype)
     cols[...] = windows(xp, (kh, kw), stride, (oh, ow)).transpose(0, 1, 4, 5, 2, 3)
     cols = cols.reshape(n, c * kh * kw, oh * ow)
-    w_mat = weight.data.reshape(o, -1)
+    w_mat = weight.data.reshape(o, c * kh * kw)
     out = np.matmul(w_mat, cols)  # (N, O, OH * OW): NCHW already
     if b is not None:
         out += b.data[:, None]

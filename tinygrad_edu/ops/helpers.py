@@ -22,8 +22,9 @@ from tinygrad_edu.tensor import ArrayLike, Tensor, record, wrap
 from tinygrad_edu.versions import modified_error
 
 __all__ = [
-    "as_tensor", "pair", "broadcast_error", "broadcast_forward", "resolve_axis",
-    "normalize_axes", "normalize_axis", "keepdims_shape", "record_using_output",
+    "as_tensor", "pair", "broadcast_error", "broadcast_forward", "dtype_error",
+    "check_kind", "normalize_axes", "normalize_axis", "shape_arg", "resolve_axis",
+    "keepdims_shape", "record_using_output",
 ]
 
 
@@ -32,10 +33,11 @@ def as_tensor(x: ArrayLike, like: Tensor | None = None) -> Tensor:
     allow (``float32 * 2.0`` stays float32), since a 0-d float64 array would upcast."""
     if isinstance(x, Tensor):
         return x
-    if like is not None and type(x) in (float, int, bool):
+    if like is not None and type(x) in (float, int, bool, complex) and (
+            like.data.dtype.kind in "biufc"):
         kind = like.data.dtype.kind
         # Fast path for the common cases; np.result_type applies NumPy's full rules.
-        if kind == "f" or (kind in "iu" and type(x) is int):
+        if (kind == "f" and type(x) is not complex) or (kind in "iu" and type(x) is int):
             dtype = like.data.dtype
         else:
             dtype = np.result_type(like.data, x)
@@ -48,6 +50,9 @@ def pair(a: ArrayLike, b: ArrayLike) -> tuple[Tensor, Tensor]:
     # isinstance, not type(): a Parameter is a Tensor too.
     if isinstance(a, Tensor):
         return a, (b if isinstance(b, Tensor) else as_tensor(b, a))
+    if type(b) in (float, int, bool, complex):
+        a = as_tensor(a)  # an array and a number: the number is the weak one
+        return a, as_tensor(b, a)
     b = as_tensor(b)
     return as_tensor(a, b), b
 
@@ -59,13 +64,36 @@ def broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
     )
 
 
+def dtype_error(op: str, *tensors: Tensor) -> TypeError:
+    """The error for operands whose dtypes ``op`` cannot compute with (a string, an
+    object, or booleans where NumPy refuses them)."""
+    dtypes = " and ".join(str(t.dtype) for t in tensors)
+    if any(t.dtype.kind not in "biufc" for t in tensors):
+        return TypeError(f"{op}: operands must be numbers, arrays or Tensors, got dtypes "
+                         f"{dtypes}")
+    return TypeError(f"{op}: not defined for dtypes {dtypes}")
+
+
 def broadcast_forward(op: str, fn: Callable[[Any, Any], Any], a: Tensor,
                       b: Tensor) -> np.ndarray:
-    """``fn(a.data, b.data)``, with a broadcast failure reported in ``op``'s name."""
+    """``fn(a.data, b.data)``, with a broadcast failure (or operands of dtypes ``fn``
+    has no loop for) reported in ``op``'s name."""
     try:
-        return fn(a.data, b.data)
+        out = fn(a.data, b.data)
     except ValueError:
         raise broadcast_error(op, a, b) from None
+    except TypeError:
+        raise dtype_error(op, a, b) from None
+    if out.dtype.kind == "O":  # None or another object, met on an empty operand
+        raise dtype_error(op, a, b)
+    return out
+
+
+def check_kind(a: Tensor, op: str, kinds: str, expected: str) -> None:
+    """Raise a TypeError naming ``op`` unless ``a``'s dtype is of one of ``kinds``
+    (NumPy's dtype kinds: "b" bool, "iu" integers, "f" floating, "c" complex)."""
+    if a.dtype.kind not in kinds:
+        raise TypeError(f"{op}: expected {expected}, got dtype {a.dtype}")
 
 
 def _is_int(x: Any) -> bool:
@@ -143,6 +171,17 @@ def normalize_axis(axis: Any, ndim: int, op: str, name: str = "axis") -> int:
     if not -ndim <= axis < ndim:
         raise ValueError(f"{op}: {name} {axis} is out of range for a tensor of {ndim} dims")
     return int(axis) % ndim
+
+
+def shape_arg(shape: Any, op: str, name: str = "shape") -> tuple[int, ...]:
+    """``shape`` (an int, or a tuple or list of ints) as a tuple of ints; a bool, a
+    float or a string is refused, since NumPy would take ``True`` as 1."""
+    if type(shape) is tuple and all(type(n) is int for n in shape):  # the common case
+        return shape
+    items = (shape,) if _is_int(shape) else shape
+    if not isinstance(items, (tuple, list)) or not all(_is_int(n) for n in items):
+        raise TypeError(f"{op}: {name} must be an int or a tuple of ints, got {shape!r}")
+    return tuple(int(n) for n in items)
 
 
 def keepdims_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:

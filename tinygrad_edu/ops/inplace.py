@@ -157,7 +157,15 @@ def _fill(t: Tensor, value: Any, op: str) -> Tensor:
     _check(t, op, value)
     if not t.data.flags.writeable:
         raise _value_error(op, t, value, ValueError())
-    t.data[...] = value.data if isinstance(value, Tensor) else value
+    v = np.asarray(value.data if isinstance(value, Tensor) else value)
+    if v.dtype.kind not in "biufc":
+        raise TypeError(f"{op}: the value must be a number, got {type(value).__name__}")
+    if v.ndim:  # PyTorch's rule: one value, not an array to broadcast (that is copy_)
+        raise ValueError(f"{op}: the value must be a number or a 0-d tensor, got shape "
+                         f"{v.shape} (use copy_ to copy an array)")
+    if v.dtype.kind == "c" and t.dtype.kind != "c":
+        raise TypeError(f"{op}: cannot fill a tensor of dtype {t.dtype} with a complex value")
+    t.data[...] = v
     t.bump_version()
     return t
 
@@ -176,6 +184,8 @@ def copy_(t: Tensor, src: Any) -> Tensor:
     _check(t, "copy_", src)
     value = src.data if isinstance(src, Tensor) else np.asarray(src)
     try:
+        if np.broadcast_shapes(t.shape, value.shape) != t.shape:  # copyto would drop 1s
+            raise ValueError
         np.copyto(t.data, value, casting="same_kind")
     except TypeError:
         raise TypeError(f"copy_: cannot copy dtype {value.dtype} into a tensor of dtype "

@@ -14,6 +14,7 @@ from tinygrad_edu.ops.broadcasting import sum
 from tinygrad_edu.ops.elementwise import exp
 from tinygrad_edu.ops.helpers import (
     as_tensor,
+    check_kind,
     normalize_axis,
     pair,
     record_using_output,
@@ -45,7 +46,7 @@ def check_reduction(reduction: str, where: str) -> None:
 def softmax_array(x: np.ndarray, axis: int) -> np.ndarray:
     """Softmax of an array along ``axis``, max-shifted: the forward of :func:`softmax`."""
     if x.shape[axis] == 0:
-        return x.copy()
+        return np.exp(x)  # empty, in the dtype the formula gives (float64 for ints)
     e = np.exp(x - np.max(x, axis=axis, keepdims=True))
     e /= np.sum(e, axis=axis, keepdims=True)
     return e
@@ -69,6 +70,7 @@ def softmax(a: ArrayLike, axis: int = -1, *, dim: int | None = None) -> Tensor:
     axis, _ = resolve_axis("softmax", axis, dim, default=-1)
     a = as_tensor(a)
     ax = normalize_axis(axis, a.ndim, "softmax")
+    check_kind(a, "softmax", "iuf", "integers or real floating point")
 
     def backward(g: Tensor, s: Tensor) -> tuple[Tensor]:
         return (mul(s, sub(g, sum(mul(g, s), ax, keepdims=True))),)
@@ -92,8 +94,9 @@ def log_softmax(a: ArrayLike, axis: int = -1, *, dim: int | None = None) -> Tens
     axis, _ = resolve_axis("log_softmax", axis, dim, default=-1)
     a = as_tensor(a)
     ax = normalize_axis(axis, a.ndim, "log_softmax")
+    check_kind(a, "log_softmax", "iuf", "integers or real floating point")
     if a.shape[ax] == 0:
-        out = a.data.copy()
+        out = np.exp(a.data)  # empty, in the dtype the formula gives
     else:
         shifted = a.data - np.max(a.data, axis=ax, keepdims=True)
         out = shifted - np.log(np.sum(np.exp(shifted), axis=ax, keepdims=True))
@@ -119,6 +122,8 @@ def mse_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean") -> Te
     Tensor([1. 2.], shape=(2,), dtype=float64)
     """
     x, t = pair(input, target)
+    check_kind(x, "mse_loss", "iuf", "an input of integers or real floating point")
+    check_kind(t, "mse_loss", "iuf", "a target of integers or real floating point")
     if not t.requires_grad and t.dtype != x.dtype and x.dtype.kind == "f":
         # A float64 target array must not turn a float32 model's loss float64.
         t = wrap(t.data.astype(x.dtype))
@@ -128,6 +133,9 @@ def mse_loss(input: ArrayLike, target: ArrayLike, reduction: str = "mean") -> Te
             "reshape one of them (broadcasting would silently compare the wrong pairs)"
         )
     check_reduction(reduction, "mse_loss")
+    if reduction == "mean" and x.size == 0:
+        raise ValueError(f"mse_loss: the mean over an empty input (shape {x.shape}) is "
+                         "undefined; use reduction='sum' or 'none'")
     d = sub(x, t)
     sq = mul(d, d)
     if reduction == "none":

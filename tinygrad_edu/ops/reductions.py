@@ -20,7 +20,9 @@ from tinygrad_edu.ops.broadcasting import expand_reduced, sum
 from tinygrad_edu.ops.elementwise import exp
 from tinygrad_edu.ops.helpers import (
     as_tensor,
+    check_kind,
     normalize_axes,
+    normalize_axis,
     record_using_output,
     resolve_axis,
 )
@@ -72,6 +74,12 @@ def var(a: ArrayLike, axis: Any = None, keepdims: bool = False, ddof: int = 0, *
     axis, keepdims = resolve_axis("var", axis, dim, keepdims, keepdim)
     a = as_tensor(a)
     axes = normalize_axes(axis, a.ndim, "var")
+    # For complex numbers the square below would have to be |a - mean|^2.
+    check_kind(a, "var", "biuf", "real numbers")
+    if isinstance(ddof, (bool, np.bool_)) or not isinstance(ddof, (int, np.integer)):
+        raise TypeError(f"var: ddof must be an int, got {ddof!r}")
+    if ddof < 0:
+        raise ValueError(f"var: ddof must be >= 0, got {ddof}")
     count = int(np.prod([a.shape[i] for i in axes])) - ddof
     if count <= 0:
         raise ValueError(f"var: {count + ddof} values with ddof={ddof} leave no degrees of "
@@ -164,11 +172,13 @@ def logsumexp(a: ArrayLike, axis: Any = None, keepdims: bool = False, *, dim: An
     axis, keepdims = resolve_axis("logsumexp", axis, dim, keepdims, keepdim)
     a = as_tensor(a)
     axes = normalize_axes(axis, a.ndim, "logsumexp")
+    check_kind(a, "logsumexp", "iuf", "integers or real floating point")
+    x = a.data if a.dtype.kind == "f" else a.data.astype(np.float64)  # as np.exp would
     # initial=-inf: a size-0 axis gives -inf, the log of an empty sum, as NumPy would.
-    m = np.max(a.data, axis=axes, keepdims=True, initial=-np.inf)
+    m = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
     m = np.where(np.isfinite(m), m, np.zeros_like(m))
     with np.errstate(divide="ignore"):
-        kept = np.log(np.sum(np.exp(a.data - m), axis=axes, keepdims=True)) + m
+        kept = np.log(np.sum(np.exp(x - m), axis=axes, keepdims=True)) + m
     out = kept if keepdims else kept.reshape([n for i, n in enumerate(a.shape) if i not in axes])
 
     def backward(g: Tensor, out: Tensor) -> tuple[Tensor]:
@@ -191,8 +201,7 @@ def argmax(a: ArrayLike, axis: int | None = None, keepdims: bool = False, *,
     Tensor([1 0], shape=(2,), dtype=int64)
     """
     axis, keepdims = resolve_axis("argmax", axis, dim, keepdims, keepdim)
-    a = as_tensor(a)
-    return wrap(np.asarray(np.argmax(a.data, axis=axis, keepdims=keepdims)))
+    return _arg_extremum(a, axis, keepdims, "argmax")
 
 
 def argmin(a: ArrayLike, axis: int | None = None, keepdims: bool = False, *,
@@ -207,5 +216,18 @@ def argmin(a: ArrayLike, axis: int | None = None, keepdims: bool = False, *,
     Tensor([0 1], shape=(2,), dtype=int64)
     """
     axis, keepdims = resolve_axis("argmin", axis, dim, keepdims, keepdim)
+    return _arg_extremum(a, axis, keepdims, "argmin")
+
+
+def _arg_extremum(a: ArrayLike, axis: int | None, keepdims: bool, op: str) -> Tensor:
     a = as_tensor(a)
-    return wrap(np.asarray(np.argmin(a.data, axis=axis, keepdims=keepdims)))
+    if axis is None:
+        empty = a.size == 0
+    else:  # as NumPy, a 0-d tensor has the one axis 0
+        axis = normalize_axis(axis, a.ndim or 1, op)
+        empty = a.ndim > 0 and a.shape[axis] == 0
+    if empty:
+        raise ValueError(f"{op}: an axis of size 0 has no {op[3:]}imum (shape {a.shape}, "
+                         f"axis {axis})")
+    fn = np.argmax if op == "argmax" else np.argmin
+    return wrap(np.asarray(fn(a.data, axis=axis, keepdims=keepdims)))

@@ -40,6 +40,10 @@ def transpose(a: ArrayLike, axes: Sequence[int] | None = None) -> Tensor:
     """
     a = as_tensor(a)
     if axes is not None:
+        if not isinstance(axes, (tuple, list)) or not all(
+                isinstance(ax, (int, np.integer)) and not isinstance(ax, (bool, np.bool_))
+                for ax in axes):
+            raise TypeError(f"transpose: axes must be None or a tuple of ints, got {axes!r}")
         axes = tuple(int(ax) for ax in axes)
         if len(axes) != a.ndim or sorted(
             ax % a.ndim if -a.ndim <= ax < a.ndim else -1 for ax in axes
@@ -102,10 +106,11 @@ def flatten(a: ArrayLike, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     ((24,), (2, 12), (6, 4))
     """
     a = as_tensor(a)
+    # A 0-d tensor flattens as one of shape (1,) would (PyTorch's rule).
+    start = normalize_axis(start_dim, a.ndim or 1, "flatten", "start_dim")
+    end = normalize_axis(end_dim, a.ndim or 1, "flatten", "end_dim")
     if a.ndim == 0:
         return reshape(a, (1,))
-    start = normalize_axis(start_dim, a.ndim, "flatten", "start_dim")
-    end = normalize_axis(end_dim, a.ndim, "flatten", "end_dim")
     if start > end:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     merged = int(np.prod(a.shape[start:end + 1]))
@@ -181,9 +186,13 @@ def _index_item(i: Any) -> Any:
 
 
 def _normalize_index(index: Any) -> Any:
-    if isinstance(index, tuple):
-        return tuple(_index_item(i) for i in index)
-    return _index_item(index)
+    try:
+        if isinstance(index, tuple):
+            return tuple(_index_item(i) for i in index)
+        return _index_item(index)
+    except ValueError:  # NumPy's error for a ragged list
+        raise IndexError(f"getitem: index {index!r} is a ragged list (rows of different "
+                         "lengths)") from None
 
 
 def _has_int_array(index: Any) -> bool:
@@ -264,7 +273,7 @@ def concatenate(tensors: Sequence[ArrayLike], axis: int = 0, *,
     Tensor([[3. 3.]], shape=(1, 2), dtype=float64)
     """
     axis, _ = resolve_axis("concatenate", axis, dim, default=0)
-    ts = [as_tensor(t) for t in tensors]
+    ts = [as_tensor(t) for t in _sequence(tensors, "concatenate")]
     if not ts:
         raise ValueError("concatenate: needs at least one tensor")
     if ts[0].ndim == 0:
@@ -288,6 +297,15 @@ def concatenate(tensors: Sequence[ArrayLike], axis: int = 0, *,
         )
 
     return record(out, tuple(ts), backward, "concatenate")
+
+
+def _sequence(tensors: Any, op: str) -> Sequence[Any]:
+    """The tensors to join: a list or a tuple (a Tensor would be split into its rows
+    silently, as NumPy does; PyTorch refuses it, and so do we)."""
+    if not isinstance(tensors, (list, tuple)):
+        raise TypeError(f"{op}: expected a list or tuple of tensors, got "
+                        f"{type(tensors).__name__}")
+    return tensors
 
 
 def cat(tensors: Sequence[ArrayLike], axis: int = 0, *, dim: int | None = None) -> Tensor:
@@ -315,7 +333,7 @@ def stack(tensors: Sequence[ArrayLike], axis: int = 0, *, dim: int | None = None
     ((2, 3), (3, 2))
     """
     axis, _ = resolve_axis("stack", axis, dim, default=0)
-    ts = [as_tensor(t) for t in tensors]
+    ts = [as_tensor(t) for t in _sequence(tensors, "stack")]
     if not ts:
         raise ValueError("stack: needs at least one tensor")
     if len({t.shape for t in ts}) != 1:
