@@ -21,10 +21,8 @@ __all__ = ["reshape", "broadcast_to", "sum", "unbroadcast", "expand_reduced"]
 def reshape(a: ArrayLike, shape: Any) -> Tensor:
     """The same values in a new shape (one entry may be -1). d/da = g reshaped back."""
     a = as_tensor(a)
-    shape = shape_arg(shape, "reshape")
+    shape = shape_arg(shape, "reshape", -1)
     try:
-        if min(shape, default=0) < -1:  # NumPy would read any negative size as -1
-            raise ValueError
         out = a.data.reshape(shape)
     except ValueError:
         raise ValueError(
