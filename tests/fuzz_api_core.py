@@ -3,10 +3,11 @@ rules that decide whether a call is valid, and the check that runs one call.
 
 A fuzz case is a :class:`Call`: the API entry it calls, the operands it builds fresh
 for every run, and ``rules``, a function that decides *before the call runs* what must
-happen. The rules are written out for each op (fuzz_api_ops.py, fuzz_api_tensor.py,
-fuzz_api_layers.py); they either return a check of the result, computed with NumPy, or
-raise :class:`Invalid` with the error classes the call may raise. :func:`run_call`
-then runs the call and holds it to that verdict:
+happen. The rules are written out for each op, in one module per family
+(fuzz_api_elementwise.py, _shape, _losses, _inplace, _conv, _tensor, _layers), each
+registering its cases in :data:`SPECS`; they either return a check of the result,
+computed with NumPy, or raise :class:`Invalid` with the error classes the call may
+raise. :func:`run_call` then runs the call and holds it to that verdict:
 
 * a valid call returns what the reference computes (values to the op table's
   tolerance, shape and dtype), mutates none of its inputs, never returns a tensor that

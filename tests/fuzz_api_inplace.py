@@ -81,6 +81,8 @@ def draw_inplace(draw: st.DrawFn, name: str) -> Call:
                 v.fail(ValueError, f"a fill value of shape {other.shape}")
             elif kind(other) == "c" and t.dtype.kind != "c":
                 v.fail(TypeError, "a complex value into a real tensor")
+            elif t.dtype.kind in "iu" and kind(other) == "f" and not np.isfinite(other.seen):
+                v.fail(ValueError, f"{other.seen} into an integer tensor")
             else:
                 expected[...] = other.raw
         elif other is not None:

@@ -39,10 +39,8 @@ def reshape(a: ArrayLike, shape: Any) -> Tensor:
     (6,)
     """
     a = as_tensor(a)
-    shape = shape_arg(shape, "reshape")
+    shape = shape_arg(shape, "reshape", -1)
     try:
-        if min(shape, default=0) < -1:  # NumPy would read any negative size as -1
-            raise ValueError
         out = a.data.reshape(shape)
     except ValueError:
         raise ValueError(

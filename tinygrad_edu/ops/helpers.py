@@ -64,6 +64,9 @@ def broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
     )
 
 
+_OBJECT = np.dtype(object)
+
+
 def dtype_error(op: str, *tensors: Tensor) -> TypeError:
     """The error for operands whose dtypes ``op`` cannot compute with (a string, an
     object, or booleans where NumPy refuses them)."""
@@ -84,7 +87,7 @@ def broadcast_forward(op: str, fn: Callable[[Any, Any], Any], a: Tensor,
         raise broadcast_error(op, a, b) from None
     except TypeError:
         raise dtype_error(op, a, b) from None
-    if out.dtype.kind == "O":  # None or another object, met on an empty operand
+    if out.dtype is _OBJECT:  # None or another object, met on an empty operand
         raise dtype_error(op, a, b)
     return out
 
@@ -173,14 +176,21 @@ def normalize_axis(axis: Any, ndim: int, op: str, name: str = "axis") -> int:
     return int(axis) % ndim
 
 
-def shape_arg(shape: Any, op: str, name: str = "shape") -> tuple[int, ...]:
-    """``shape`` (an int, or a tuple or list of ints) as a tuple of ints; a bool, a
-    float or a string is refused, since NumPy would take ``True`` as 1."""
-    if type(shape) is tuple and all(type(n) is int for n in shape):  # the common case
-        return shape
+def shape_arg(shape: Any, op: str, minimum: int = 0) -> tuple[int, ...]:
+    """``shape`` (an int, or a tuple or list of ints, each >= ``minimum``: -1 where one
+    size may be inferred) as a tuple of ints. A bool, a float or a string is refused,
+    since NumPy would take ``True`` as 1 (and, for reshape, any negative size as -1)."""
+    if type(shape) is tuple:  # the common case, checked without building anything
+        for n in shape:
+            if type(n) is not int or n < minimum:
+                break
+        else:
+            return shape
     items = (shape,) if _is_int(shape) else shape
     if not isinstance(items, (tuple, list)) or not all(_is_int(n) for n in items):
-        raise TypeError(f"{op}: {name} must be an int or a tuple of ints, got {shape!r}")
+        raise TypeError(f"{op}: shape must be an int or a tuple of ints, got {shape!r}")
+    if any(n < minimum for n in items):
+        raise ValueError(f"{op}: shape {shape!r} has a size below {minimum}")
     return tuple(int(n) for n in items)
 
 

@@ -165,6 +165,8 @@ def _fill(t: Tensor, value: Any, op: str) -> Tensor:
                          f"{v.shape} (use copy_ to copy an array)")
     if v.dtype.kind == "c" and t.dtype.kind != "c":
         raise TypeError(f"{op}: cannot fill a tensor of dtype {t.dtype} with a complex value")
+    if t.dtype.kind in "iu" and v.dtype.kind == "f" and not np.isfinite(v):
+        raise ValueError(f"{op}: cannot fill a tensor of dtype {t.dtype} with {v}")
     t.data[...] = v
     t.bump_version()
     return t
