@@ -37,8 +37,8 @@ def as_array(data: Any, dtype: Any) -> np.ndarray:
     if isinstance(data, (list, tuple)) and _holds_graph(data):
         raise TypeError(
             "Tensor: the list holds tensors that require grad, and a new tensor would cut "
-            "them from the graph; use tg.stack(list) to keep their gradients (or detach "
-            "them first)"
+            "them from the graph; use tg.functional.stack(list) to keep their gradients "
+            "(or detach them first)"
         )
     target = None if dtype is None else numeric_dtype(dtype, "Tensor")
     try:
