@@ -148,7 +148,7 @@ NAMES = {"tinygrad_edu": "tinygrad_edu", "book": "book's NumPy", "pytorch": "PyT
 
 def run(impl: str, x: np.ndarray, t: np.ndarray, dtype: type, steps: int, warmup: int,
         seed: int, trace: bool = False) -> dict[str, float]:
-    """``warmup`` then ``steps`` training steps of one contender on the seeded batches.
+    """``warmup`` then ``steps`` training steps of one contender on the same seeded batches.
     Returns the mean seconds per timed step and the last loss (and with ``trace``,
     tracemalloc's peak above the memory held before the first step)."""
     if trace:

@@ -14,7 +14,7 @@ iteration), and the accuracy on the whole test set at the end; then the total ti
 the book's figure 7-24: random noise before, edge and blob detectors after.
 
 A header line first says what runs (the data set, Adam's learning rate, the batch size,
-the epochs, the dtype, the seed and the BLAS threads). Every argument is checked before
+the epochs, the dtype, the random seed and the BLAS threads). Every argument is checked before
 any work starts: a mistake gets a one-line error and exit status 2, and nothing is
 created. The data files must be the published ones (``--no-verify`` accepts files of
 your own in the same format). The command line, its checks and the BLAS thread rule are

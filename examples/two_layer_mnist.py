@@ -6,7 +6,7 @@ here from a seeded Generator), and the accuracy on the full training and test se
 printed every epoch (600 iterations), 17 rows as in the book, and once more after the
 last iteration (the row of the final weights, those ``--save`` writes), then the total
 time. A header line first says what runs: the data set, the optimizer and its learning
-rate, the batch size, the iterations, the dtype, the seed and the BLAS threads:
+rate, the batch size, the iterations, the dtype, the random seed and the BLAS threads:
 
     python examples/two_layer_mnist.py
     python examples/two_layer_mnist.py --dataset fashion-mnist --plot curves.png

@@ -51,7 +51,7 @@ def test_steps_follow_the_engine_and_sum_the_contributions() -> None:
     np.testing.assert_allclose(leaf_x.upstream, x.grad.data)
     np.testing.assert_allclose(leaf_w.upstream, w.grad.data)
     assert leaf_x.handed == () and leaf_w.contributions[0].source == g.number(steps[2].tensor)
-    assert steps[0].contributions[0].source is None  # the seed
+    assert steps[0].contributions[0].source is None  # the starting gradient
 
 
 def test_steps_keep_the_graph_and_every_grad() -> None:
@@ -107,7 +107,7 @@ def test_explain_prints_a_table_numbered_as_the_picture() -> None:
     lines = out.getvalue().splitlines()
     assert lines[0].split() == ["step", "node", "op", "shape", "receives", "from", "hands",
                                 "on"]
-    assert lines[1].split() == ["1", "#3", "sum", "()", "1", "seed:", "1", "#2:", "[1", "1]"]
+    assert lines[1].split() == ["1", "#3", "sum", "()", "1", "start:", "1", "#2:", "[1", "1]"]
     assert lines[2].split()[:5] == ["2", "#2", "mul", "(2,)", "[1"]
     assert lines[4].split()[:5] == ["leaf", "#1", "x", "(2,)", "[2"]
     svg = viz.to_svg(y, names={"x": x})

@@ -62,7 +62,7 @@ def manual_seed(seed: int) -> np.random.Generator:
         raise TypeError(f"manual_seed: seed must be an int, got {type(seed).__name__}")
     if seed < 0:
         raise ValueError(f"manual_seed: seed must be >= 0, got {seed}")
-    # In place: holders of the default generator (a Dropout, a DataLoader) see the seed.
+    # In place: holders of the default generator (a Dropout, a DataLoader) see the new random seed.
     _DEFAULT.bit_generator.state = np.random.PCG64(int(seed)).state
     _seeded = True
     return _DEFAULT

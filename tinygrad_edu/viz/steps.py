@@ -33,7 +33,7 @@ __all__ = ["Contribution", "Handoff", "Step", "backward_steps", "explain", "Naiv
 @dataclass(frozen=True)
 class Contribution:
     """One share of a node's gradient: ``value``, handed over by the consumer numbered
-    ``source`` (None for the output's own starting gradient, the seed)."""
+    ``source`` (None for the output's own starting gradient)."""
 
     source: int | None
     value: np.ndarray
@@ -66,7 +66,7 @@ class Step:
     tensor: Tensor
 
 
-def _seed(output: Tensor, grad: object, where: str) -> Tensor:
+def _start_grad(output: Tensor, grad: object, where: str) -> Tensor:
     """The starting gradient: ones for a one-element output, else ``grad`` checked."""
     if not isinstance(output, Tensor):
         raise TypeError(f"{where}: expected a Tensor, got {type(output).__name__}")
@@ -79,11 +79,11 @@ def _seed(output: Tensor, grad: object, where: str) -> Tensor:
                                "with that shape (a starting gradient is implicit only for "
                                "one-element outputs)")
         return wrap(np.ones_like(output.data))
-    seed = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=output.dtype)
-    if seed.shape != output.shape:
-        raise RuntimeError(f"{where}: grad has shape {seed.shape} but the output has "
+    start = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=output.dtype)
+    if start.shape != output.shape:
+        raise RuntimeError(f"{where}: grad has shape {start.shape} but the output has "
                            f"shape {output.shape}; they must be equal")
-    return wrap(seed.copy())
+    return wrap(start.copy())
 
 
 def backward_steps(output: Tensor, grad: object = None) -> list[Step]:
@@ -104,10 +104,10 @@ def backward_steps(output: Tensor, grad: object = None) -> list[Step]:
     >>> x.grad is None
     True
     """
-    seed = _seed(output, grad, "backward_steps")
+    start = _start_grad(output, grad, "backward_steps")
     g = collect(output, "backward_steps")
     received: dict[int, list[Contribution]] = {g.number(output): [Contribution(None,
-                                                                                 seed.data)]}
+                                                                                 start.data)]}
     steps: list[Step] = []
 
     def trace(node: Tensor, upstream: Tensor, parent_grads: Sequence[Tensor | None]) -> None:
@@ -125,7 +125,7 @@ def backward_steps(output: Tensor, grad: object = None) -> list[Step]:
                           node))
 
     # A delivery with no inputs wanted delivers nothing: no .grad is touched.
-    walk([output], [seed], GradientDelivery([seed], False, []), retain_graph=True,
+    walk([output], [start], GradientDelivery([start], False, []), retain_graph=True,
          create_graph=False, trace=trace)
     for t in g.nodes:
         parts = received.get(g.number(t))
@@ -139,7 +139,7 @@ def backward_steps(output: Tensor, grad: object = None) -> list[Step]:
 
 
 def _from_text(c: Contribution) -> str:
-    origin = "seed" if c.source is None else f"#{c.source}"
+    origin = "start" if c.source is None else f"#{c.source}"
     return f"{origin}: {summary(c.value, 28)}"
 
 
@@ -153,7 +153,7 @@ def explain(output: Tensor, grad: object = None, names: Mapping[str, Tensor] | N
     >>> x = tg.Tensor([1.0, 2.0], requires_grad=True)
     >>> explain((x * x).sum(), names={"x": x})
     step node op   shape receives from         hands on
-    1    #3   sum  ()    1        seed: 1      #2: [1 1]
+    1    #3   sum  ()    1        start: 1     #2: [1 1]
     2    #2   mul  (2,)  [1 1]    #3: [1 1]    #1: [1 2]
                                                #1: [1 2]
     leaf #1   x    (2,)  [2 4]    #2: [1 2]    .grad
@@ -215,9 +215,9 @@ def naive_backward(output: Tensor, inputs: Sequence[Tensor]) -> NaiveBackward:
     >>> float(tg.grad(y, x)[0])
     16.0
     """
-    seed = _seed(output, None, "naive_backward")
+    start = _start_grad(output, None, "naive_backward")
     g: TensorGraph = collect(output, "naive_backward")
-    collected: dict[int, np.ndarray] = {id(output): seed.data}
+    collected: dict[int, np.ndarray] = {id(output): start.data}
     visits: list[tuple[int, np.ndarray]] = []
 
     def hand_on(node: Tensor) -> list[tuple[Tensor, Tensor | None]]:
