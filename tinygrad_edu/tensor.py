@@ -279,44 +279,33 @@ def record(data: np.ndarray, parents: tuple[Tensor, ...], backward: BackwardFn,
     The built-in ops call this directly (it checks nothing, for speed); your own ops
     go through :func:`make_op`, which checks its arguments first.
     """
-    t = Tensor.__new__(Tensor)
     # NumPy returns scalars, not 0-d arrays, from ufuncs on 0-d inputs.
-    t.data = data if type(data) is np.ndarray else np.asarray(data)
-    t.grad = None
+    data = data if type(data) is np.ndarray else np.asarray(data)
     if grad_mode.anomaly:  # tg.detect_anomaly(): check the result, watch the backward
-        backward = anomaly.watch(op, t.data, backward)
+        backward = anomaly.watch(op, data, backward)
     if grad_mode.enabled:
-        record_it = False
-        gen = 0
+        gen = -1  # stays -1 unless a parent requires grad
         for p in parents:
-            if p.requires_grad:
-                record_it = True
-                if p._gen > gen:
-                    gen = p._gen
-        if record_it:
-            if t.data.dtype.kind == "c":  # a complex constant met a tensor that requires grad
-                raise TypeError(f"{op}: the result is complex ({t.data.dtype}) and an input "
+            if p.requires_grad and p._gen > gen:
+                gen = p._gen
+        if gen >= 0:
+            if data.dtype.kind == "c":  # a complex constant met a tensor that requires grad
+                raise TypeError(f"{op}: the result is complex ({data.dtype}) and an input "
                                 "requires grad; only real floating point can be differentiated")
-            # One more than any parent: a consumer always outranks what it consumes.
+            t = Tensor.__new__(Tensor)
+            t.data = data
+            t.grad = None
             t.requires_grad = True
             t._parents = parents
             t._backward = backward
             t._op = op
-            t._gen = gen + 1
+            t._gen = gen + 1  # one more than any parent: consumers outrank what they consume
             t._vc = None
             t._saved = saved
             t._saved_versions = saved_versions(saved)
             t._retains_grad = grad_mode.retain_all  # tg.retain_grads() teaching mode
             return t
-    t._retains_grad = False
-    t.requires_grad = False
-    t._parents = ()
-    t._backward = None
-    t._op = None
-    t._gen = 0
-    t._vc = None
-    t._saved = ()
-    return t
+    return wrap(data)
 
 
 def wrap(data: np.ndarray) -> Tensor:
