@@ -151,6 +151,7 @@ class Optimizer:
         for p in self.params:
             p.grad = None
 
+    @no_grad()  # a parameter update: the in-place op below is allowed, and recorded nowhere
     def step(self) -> None:
         """Apply one update to every parameter that has a gradient."""
         for p, state in zip(self.params, self.state):
@@ -166,8 +167,7 @@ class Optimizer:
             # Through the tracked in-place op: the parameter's version goes up, so a
             # backward through a graph built before this step refuses to run instead of
             # silently mixing old and new weights.
-            with no_grad():
-                p.sub_(step)
+            p.sub_(step)
 
     def _update(self, p: np.ndarray, g: np.ndarray, state: State) -> np.ndarray:
         """The step to subtract from ``p`` (its state updated in place)."""
